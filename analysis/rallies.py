@@ -1,0 +1,98 @@
+"""Rally segmentation: a rally opens at its first hit and closes when play stops."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from analysis.events import RallyEnded, RallyStarted
+
+# The longest flight between two hits in a rally (a high serve or clear) is under 2.5 s;
+# a longer pause without a hit means the shuttle is down.
+MAX_GAP_S = 3.0
+
+
+@dataclass
+class Rally:
+    rally_id: int
+    start_frame: int
+    start_time: float
+    last_hit_frame: int
+    last_hit_time: float
+    last_seen_frame: int
+    last_seen_time: float
+    shots: int = 1
+    end_frame: int | None = None
+    end_time: float | None = None
+
+    def to_report(self) -> dict:
+        end_frame = self.end_frame if self.end_frame is not None else self.last_seen_frame
+        end_time = self.end_time if self.end_time is not None else self.last_seen_time
+        return {
+            "rally_id": self.rally_id,
+            "start_frame": self.start_frame,
+            "end_frame": end_frame,
+            "start_time": round(self.start_time, 3),
+            "end_time": round(end_time, 3),
+            "duration": round(end_time - self.start_time, 2),
+            "shots": self.shots,
+        }
+
+
+class RallyTracker:
+    """Groups hits into rallies; `update` is called for every analysed frame."""
+
+    def __init__(self, max_gap: float = MAX_GAP_S) -> None:
+        self.max_gap = max_gap
+        self.rallies: list[Rally] = []
+        self._open: Rally | None = None
+
+    @property
+    def current_id(self) -> int:
+        """The open rally's id, or the id the next rally will get."""
+        return self._open.rally_id if self._open else len(self.rallies) + 1
+
+    @property
+    def in_rally(self) -> bool:
+        return self._open is not None
+
+    def on_hit(self, frame: int, time: float) -> list[RallyStarted | RallyEnded]:
+        """Registers a hit; returns the events it causes (a rally start, maybe an end first)."""
+        events: list[RallyStarted | RallyEnded] = self.update(frame, time, shuttle_seen=True)
+        if self._open is None:
+            self._open = Rally(len(self.rallies) + 1, frame, time, frame, time, frame, time, 0)
+            self.rallies.append(self._open)
+            events.append(RallyStarted(self._open.rally_id, frame, time))
+        rally = self._open
+        rally.shots += 1
+        rally.last_hit_frame, rally.last_hit_time = frame, time
+        return events
+
+    def update(self, frame: int, time: float, shuttle_seen: bool) -> list[RallyStarted | RallyEnded]:
+        """Advances the clock; closes the open rally once play has stopped."""
+        rally = self._open
+        if rally is None:
+            return []
+        if shuttle_seen and time - rally.last_hit_time <= self.max_gap:
+            rally.last_seen_frame, rally.last_seen_time = frame, time
+        if time - rally.last_hit_time > self.max_gap:
+            return [self._close()]
+        return []
+
+    def finish(self) -> list[RallyEnded]:
+        """Closes the open rally at the end of the video or stream."""
+        return [self._close()] if self._open else []
+
+    def _close(self) -> RallyEnded:
+        rally = self._open
+        assert rally is not None
+        rally.end_frame = max(rally.last_seen_frame, rally.last_hit_frame)
+        rally.end_time = max(rally.last_seen_time, rally.last_hit_time)
+        self._open = None
+        return RallyEnded(
+            rally.rally_id,
+            rally.start_frame,
+            rally.end_frame,
+            rally.shots,
+            rally.end_time - rally.start_time,
+            rally.end_time,
+        )
