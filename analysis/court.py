@@ -183,5 +183,7 @@ def _load_json(text: str) -> Mapping:
     except json.JSONDecodeError as exc:
         raise CourtError(f"court JSON is not valid: {exc.msg}") from None
     if not isinstance(value, Mapping):
-        raise CourtError("court JSON must be an object with far_left, far_right, near_right, near_left")
+        raise CourtError(
+            "court JSON must be an object with far_left, far_right, near_right, near_left"
+        )
     return value

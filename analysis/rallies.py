@@ -67,7 +67,9 @@ class RallyTracker:
         rally.last_hit_frame, rally.last_hit_time = frame, time
         return events
 
-    def update(self, frame: int, time: float, shuttle_seen: bool) -> list[RallyStarted | RallyEnded]:
+    def update(
+        self, frame: int, time: float, shuttle_seen: bool
+    ) -> list[RallyStarted | RallyEnded]:
         """Advances the clock; closes the open rally once play has stopped."""
         rally = self._open
         if rally is None:

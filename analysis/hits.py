@@ -1,0 +1,200 @@
+"""Hit detection: the shuttle changes direction where a racket meets it.
+
+Each moment of the shuttle track gets a hit probability from a small boosted-tree model
+(analysis/models/hits.json) over the features of `hit_features`: how sharply the track
+turns at several time scales, how fast it moves, and how close it is to each player's body
+and wrists. The most probable moment in a short window becomes a hit, credited to the player
+that the hitter model (analysis/models/hitter.json) and the turn order point to. Decisions
+wait until the window after a moment is complete, so hits come out with a delay of
+DECISION_DELAY_S.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from analysis.court import COURT_WIDTH, NET_Y, Court
+from analysis.hit_features import SCALES_S, PlayerShape, moment_features
+from analysis.model import load_model
+from analysis.players import PlayerObservation
+from analysis.shuttle import ShuttlePoint
+
+LOOKAHEAD_S = max(SCALES_S)  # track needed after a moment before it can be scored
+MIN_SEPARATION_S = 0.3  # two hits (one per player) are never closer than this
+DECISION_DELAY_S = LOOKAHEAD_S + MIN_SEPARATION_S  # how far hits lag the shuttle track
+HISTORY_S = 3.0
+THRESHOLD = 0.3
+RALLY_GAP_S = 3.0  # no hit for this long: a new rally, turn order starts afresh
+ALTERNATE = 0.85  # chance that the next hit detected is by the other player
+
+
+@dataclass(frozen=True)
+class Hit:
+    frame: int
+    time: float
+    player: str  # "near" | "far"
+    score: float
+    shuttle_xy: tuple[float, float] | None
+    hitter: PlayerObservation | None = None  # the hitter as last seen at the hit
+    features: np.ndarray | None = None  # the moment features (analysis.hit_features)
+
+
+def net_row(court: Court) -> float:
+    """Image row of the net's foot at the middle of the court."""
+    return float(court.court_to_image([COURT_WIDTH / 2, NET_Y])[1])
+
+
+class HitterSequence:
+    """Who hit: the hitter model's evidence for each hit, combined with the rule that players
+    take turns (a forward filter over the rally; a missed hit can break the turn order)."""
+
+    def __init__(self) -> None:
+        self._belief_near: float | None = None  # after the previous hit of this rally
+        self._last_time = -np.inf
+
+    def assign(self, time: float, p_near: float) -> str:
+        p_near = float(np.clip(p_near, 0.02, 0.98))
+        if self._belief_near is None or time - self._last_time > RALLY_GAP_S:
+            prior = 0.5
+        else:
+            # The previous hitter's opponent is next, unless a hit in between was missed.
+            prior = ALTERNATE * (1 - self._belief_near) + (1 - ALTERNATE) * self._belief_near
+        near = prior * p_near
+        far = (1 - prior) * (1 - p_near)
+        self._belief_near = near / (near + far)
+        self._last_time = time
+        return "near" if self._belief_near >= 0.5 else "far"
+
+
+def pick_hits(
+    times: np.ndarray,
+    proba: np.ndarray,
+    p_near: np.ndarray,
+    threshold: float = THRESHOLD,
+    min_separation: float = MIN_SEPARATION_S,
+) -> list[tuple[int, str, float]]:
+    """Greedy peak picking: the most probable moments, at least `min_separation` apart.
+
+    Returns (index, player, probability) in time order.
+    """
+    order = np.argsort(-proba, kind="stable")
+    chosen: list[int] = []
+    for i in order:
+        if proba[i] < threshold:
+            break
+        if all(abs(times[i] - times[j]) >= min_separation for j in chosen):
+            chosen.append(int(i))
+    chosen.sort()
+    sequence = HitterSequence()
+    return [(i, sequence.assign(times[i], p_near[i]), float(proba[i])) for i in chosen]
+
+
+@dataclass
+class _Sample:
+    frame: int
+    time: float
+    xy: tuple[float, float] | None
+    players: dict[str, PlayerObservation | None]
+    features: np.ndarray | None = None
+    proba: float = 0.0
+    p_near: float = 0.5
+
+
+class HitDetector:
+    """Finds hits in the stream of shuttle points and player observations."""
+
+    def __init__(self, court: Court, frame_height: float, threshold: float = THRESHOLD) -> None:
+        self.frame_height = frame_height
+        self.net_y = net_row(court)
+        self.threshold = threshold
+        self._hit_model = load_model("hits")
+        self._hitter_model = load_model("hitter")
+        self._sequence = HitterSequence()
+        self._samples: deque[_Sample] = deque()
+        self._players: dict[str, deque[PlayerObservation]] = {"near": deque(), "far": deque()}
+        self._last_hit: Hit | None = None
+
+    def observe_players(self, observations: dict[str, PlayerObservation | None]) -> None:
+        """Player observations of one frame (the shuttle track may lag behind them)."""
+        for side, obs in observations.items():
+            if obs is None:
+                continue
+            history = self._players[side]
+            history.append(obs)
+            while history and history[0].time < obs.time - HISTORY_S:
+                history.popleft()
+
+    def add(self, points: list[ShuttlePoint]) -> list[Hit]:
+        """Adds final shuttle points; returns the hits now decided."""
+        for p in points:
+            players = {side: self._player_at(side, p.time) for side in self._players}
+            self._samples.append(_Sample(p.frame, p.time, p.xy, players))
+        if not self._samples:
+            return []
+        latest = self._samples[-1].time
+        return self._decide(
+            score_until=latest - LOOKAHEAD_S, decide_until=latest - DECISION_DELAY_S
+        )
+
+    def flush(self) -> list[Hit]:
+        """Decides every remaining moment (end of the video or stream)."""
+        return self._decide(score_until=np.inf, decide_until=np.inf)
+
+    def _decide(self, score_until: float, decide_until: float) -> list[Hit]:
+        samples = list(self._samples)
+        if not samples:
+            return []
+        times = np.array([s.time for s in samples])
+        xy = np.array([s.xy if s.xy is not None else (np.nan, np.nan) for s in samples], float)
+        pending = [i for i, s in enumerate(samples) if s.features is None and s.time <= score_until]
+        if pending:
+            feats = np.stack([self._features(times, xy, samples, i) for i in pending])
+            proba = self._hit_model.predict_proba(feats)[:, 1]
+            p_near = self._hitter_model.predict_proba(feats)[:, 1]
+            for i, f, p, n in zip(pending, feats, proba, p_near):
+                samples[i].features, samples[i].proba, samples[i].p_near = f, float(p), float(n)
+        scored = [i for i, s in enumerate(samples) if s.features is not None]
+        if not scored:
+            return []
+        picks = pick_hits(
+            times[scored],
+            np.array([samples[i].proba for i in scored]),
+            np.array([samples[i].p_near for i in scored]),
+            self.threshold,
+        )
+        hits = []
+        for k, _, proba in picks:
+            s = samples[scored[k]]
+            if s.time > decide_until:
+                break
+            if self._last_hit is not None and s.time < self._last_hit.time + MIN_SEPARATION_S:
+                continue
+            player = self._sequence.assign(s.time, s.p_near)
+            hit = Hit(s.frame, s.time, player, proba, s.xy, s.players.get(player), s.features)
+            self._last_hit = hit
+            hits.append(hit)
+        while self._samples and self._samples[0].time < self._samples[-1].time - HISTORY_S:
+            self._samples.popleft()
+        return hits
+
+    def _features(
+        self, times: np.ndarray, xy: np.ndarray, samples: list[_Sample], i: int
+    ) -> np.ndarray:
+        shapes = {
+            side: PlayerShape.from_pose(obs.pose) if obs is not None and obs.pose else None
+            for side, obs in samples[i].players.items()
+        }
+        return moment_features(times, xy, i, self.frame_height, shapes, self.net_y)
+
+    def _player_at(self, side: str, time: float) -> PlayerObservation | None:
+        """The player's latest observation at or before `time` (within a quarter second)."""
+        best = None
+        for obs in self._players[side]:
+            if obs.time <= time + 1e-6:
+                best = obs
+        if best is None or time - best.time > 0.25:
+            return None
+        return best

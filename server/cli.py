@@ -1,0 +1,106 @@
+"""The `badminton` command: analyse a video file, or run the server."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from analysis.court import CourtError
+from analysis.video import VideoError
+
+EXIT_BAD_INPUT = 2
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal; silent when the output is not a terminal."""
+
+    def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.enabled = self.stream.isatty()
+        self.started = time.monotonic()
+
+    def __call__(self, fraction: float) -> None:
+        if not self.enabled:
+            return
+        filled = int(self.width * fraction)
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / fraction - elapsed if fraction > 0.01 else 0.0
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.stream.write(f"\r[{bar}] {fraction:6.1%}  {elapsed:5.0f}s elapsed, ~{eta:4.0f}s left")
+        if fraction >= 1.0:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def silence_native_stderr() -> None:
+    """Sends what native libraries write to file descriptor 2 (MediaPipe's graph warnings)
+    to /dev/null, while Python's own sys.stderr keeps writing to the real stderr."""
+    try:
+        real = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except OSError:
+        return
+    sys.stderr = os.fdopen(real, "w", buffering=1)
+
+
+def analyze(args: argparse.Namespace) -> int:
+    from analysis.video_analyzer import VideoAnalyzer
+
+    analyzer = VideoAnalyzer(args.video, args.court, args.analysis_fps, progress=ProgressBar())
+    report = analyzer.write(args.out)
+    summary = report["summary"]
+    print(
+        f"{summary['total_shots']} shots in {summary['rallies']} rallies; "
+        f"report written to {Path(args.out) / 'report.json'}"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="badminton", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("analyze", help="analyse a recorded match")
+    p.add_argument("video", help="video file (H.264, HEVC, MPEG-4...)")
+    p.add_argument(
+        "--court",
+        required=True,
+        help="the 4 outer doubles corners in pixels: 8 comma-separated numbers (far-left x,y, "
+        "far-right, near-right, near-left) or a JSON file "
+        '{"far_left":[x,y],"far_right":[x,y],"near_right":[x,y],"near_left":[x,y]}',
+    )
+    p.add_argument("--out", required=True, help="output folder for report.json and heatmaps")
+    p.add_argument(
+        "--analysis-fps", type=float, default=15.0, help="poses per second analysed (default 15)"
+    )
+    p.set_defaults(handler=analyze)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "analyze":
+        silence_native_stderr()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args)
+    except (VideoError, CourtError, ValueError, OSError) as exc:
+        print(f"badminton: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("badminton: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""The `badminton analyze` command end to end, on real clips and on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+from tools.dataset import aicup_clips
+from tools.scoring import match_hits
+
+CLIP = "00008"
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def corners_arg(corners: dict) -> str:
+    order = ("far_left", "far_right", "near_right", "near_left")
+    return ",".join(f"{v:g}" for name in order for v in corners[name])
+
+
+@pytest.fixture(scope="module")
+def clip(shared_data):
+    return next(c for c in aicup_clips(shared_data) if c.name == CLIP)
+
+
+@pytest.fixture(scope="module")
+def analysed(clip, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    result = run_cli(
+        "analyze", str(clip.video), "--court", corners_arg(clip.corners), "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def test_writes_report_and_heatmaps(analysed, clip):
+    out, result = analysed
+    report = json.loads((out / "report.json").read_text())
+    assert report["schema"] == 1
+    assert report["video"]["frames"] == len(clip.shuttle)
+    assert report["video"]["fps"] == pytest.approx(30.0)
+    assert (report["video"]["width"], report["video"]["height"]) == (1280, 720)
+    assert set(report["court"]) == {"far_left", "far_right", "near_right", "near_left"}
+    for side in ("near", "far"):
+        player = report["players"][side]
+        assert player["distance_m"] > 0
+        assert len(player["positions"]) > 50
+        image = cv2.imread(str(out / report["heatmaps"][side]))
+        assert image is not None and image.shape[0] > image.shape[1] > 100
+    summary = report["summary"]
+    assert summary["total_shots"] == len(report["shots"])
+    assert sum(summary["shot_distribution"].values()) == summary["total_shots"]
+    assert summary["rallies"] == len(report["rallies"]) >= 1
+    assert "report written" in result.stdout
+
+
+def test_detects_the_labelled_shots(analysed, clip):
+    """The clip's labelled hits are found, by the right player, at the right moment."""
+    out, _ = analysed
+    shots = json.loads((out / "report.json").read_text())["shots"]
+    labelled = [(s.frame, s.player) for s in clip.strokes]
+    pairs = match_hits([(s["frame"], s["player"]) for s in shots], labelled, tolerance=6)
+    assert len(pairs) >= len(labelled) - 1
+    assert len(shots) <= len(labelled) + 1
+    # The serve is typed as a serve.
+    first = min(pairs, key=lambda p: p[1])
+    assert shots[first[0]]["type"] == clip.strokes[0].type
+
+
+def test_court_as_json_file(clip, tmp_path):
+    court = tmp_path / "court.json"
+    court.write_text(json.dumps(clip.corners))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**clip.corners, "near_right": [5000, 700]}))
+    result = run_cli("analyze", str(clip.video), "--court", str(bad), "--out", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "badminton: error: court corner near_right (5000, 700) is outside the 1280x720 frame"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("make_input", "court", "message"),
+    [
+        (lambda d: d / "missing.mp4", None, "file not found"),
+        (lambda d: _write(d / "notes.mp4", b"just some text\n" * 100), None, "not a video"),
+        (lambda d: _truncated(d), None, "damaged or incomplete"),
+        (lambda d: _write(d / "empty.mp4", b""), None, "empty"),
+        (lambda d: None, "1,2,3", "court needs 8 numbers"),
+        (lambda d: None, "0,0,10,0,20,0,30,0", "degenerate"),
+    ],
+)
+def test_bad_input_is_one_clear_line(make_input, court, message, clip, tmp_path):
+    video = make_input(tmp_path) or clip.video
+    court = court or corners_arg(clip.corners)
+    result = run_cli("analyze", str(video), "--court", court, "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("badminton: error:"), result.stderr
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _truncated(directory: Path) -> Path:
+    source = aicup_clips()[0].video.read_bytes()
+    return _write(directory / "cut.mp4", source[: len(source) // 2])
