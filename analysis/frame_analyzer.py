@@ -159,9 +159,7 @@ class FrameAnalyzer:
         self._pending = None
         shot = classify(hit, next_hit, self._previous, self._pending_index)
         self._previous = hit if next_hit is not None else None
-        court_xy = None
-        if hit.hitter is not None:
-            court_xy = (float(hit.hitter.court_xy[0]), float(hit.hitter.court_xy[1]))
+        court_xy = _shot_position(hit)
         event = ShotDetected(
             hit.player,
             shot.type,
@@ -234,3 +232,13 @@ class FrameAnalyzer:
                 "shot_distribution": {t: distribution[t] for t in sorted(distribution)},
             },
         }
+
+
+def _shot_position(hit: Hit) -> tuple[float, float] | None:
+    """Where a shot was played from: the hitter's right foot, the planted racket-side foot
+    of a right-handed player (the lunge foot at the net); the feet's midpoint otherwise."""
+    obs = hit.hitter
+    if obs is None:
+        return None
+    xy = obs.feet_xy[1] if obs.feet_xy is not None else obs.court_xy
+    return float(xy[0]), float(xy[1])
