@@ -157,7 +157,7 @@ class FrameAnalyzer:
         if hit is None:
             return []
         self._pending = None
-        shot = classify(hit, next_hit, self._previous, self._pending_index)
+        shot = classify(hit, next_hit, self._previous, self._pending_index, self._hits)
         self._previous = hit if next_hit is not None else None
         court_xy = _shot_position(hit)
         event = ShotDetected(

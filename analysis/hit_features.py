@@ -30,7 +30,11 @@ FEATURE_NAMES = (
     "near_wrist",
     "far_wrist",
     "net_offset",
+    "quiet_before",
+    "near_height",
+    "far_height",
 )
+QUIET_CAP_S = 2.0  # "unseen for this long or more": the shuttle was out of play (a serve)
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,16 @@ def moment_features(
         wrist.append(float(np.min(np.linalg.norm(shape.wrists - point, axis=1))) / shape.height)
     feats += reach + wrist
     feats.append(float((point[1] - net_y) / frame_height) if point is not None else np.nan)
+    earlier = np.flatnonzero(seen & (times < t0 - 0.05))
+    quiet = t0 - times[earlier[-1]] if len(earlier) else QUIET_CAP_S
+    feats.append(float(min(quiet, QUIET_CAP_S)))
+    # Where the shuttle is up the body: rackets meet it above the waist, the floor at the feet.
+    for side in ("near", "far"):
+        shape = players.get(side)
+        if shape is None or point is None:
+            feats.append(np.nan)
+        else:
+            feats.append(float((shape.box[3] - point[1]) / shape.height))
     return np.asarray(feats, dtype=np.float64)
 
 

@@ -20,6 +20,7 @@ from analysis.court import COURT_WIDTH, NET_Y, Court
 from analysis.hit_features import SCALES_S, PlayerShape, moment_features
 from analysis.model import load_model
 from analysis.players import PlayerObservation
+from analysis.pose import Pose
 from analysis.shuttle import ShuttlePoint
 
 LOOKAHEAD_S = max(SCALES_S)  # track needed after a moment before it can be scored
@@ -188,6 +189,19 @@ class HitDetector:
             for side, obs in samples[i].players.items()
         }
         return moment_features(times, xy, i, self.frame_height, shapes, self.net_y)
+
+    def track_between(self, start: float, end: float) -> np.ndarray:
+        """(N, 2) shuttle pixels seen from `start` to `end` (within the kept history)."""
+        pts = [s.xy for s in self._samples if start <= s.time <= end and s.xy is not None]
+        return np.array(pts, dtype=np.float64).reshape(-1, 2)
+
+    def poses_near(self, side: str, time: float, window: float) -> list[Pose]:
+        """A player's poses within `window` seconds of `time` (within the kept history)."""
+        return [
+            obs.pose
+            for obs in self._players[side]
+            if obs.pose is not None and abs(obs.time - time) <= window
+        ]
 
     def _player_at(self, side: str, time: float) -> PlayerObservation | None:
         """The player's latest observation at or before `time` (within a quarter second)."""

@@ -31,7 +31,12 @@ FEATURE_NAMES = (
     "toward_before",
     "toward_after",
     "turn_200",
+    "rise",
+    "flight_dy",
+    "flight_dx",
 )
+FLIGHT_S = 1.5  # how much of the flight after a hit is looked at when no next hit is known
+POSE_WINDOW_S = 0.2  # poses this close to the hit count for "overhead"
 _MOMENT = {name: MOMENT_NAMES.index(name) for name in MOMENT_NAMES}
 
 
@@ -42,8 +47,10 @@ class HitContext:
     time: float
     player: str  # "near" | "far"
     court_xy: np.ndarray | None  # the hitter's feet, court metres
-    pose: Pose | None
+    poses: tuple[Pose, ...]  # the hitter's poses within POSE_WINDOW_S of the hit
     moment: np.ndarray | None  # the hit's moment features (analysis.hit_features)
+    flight: np.ndarray  # (N, 2) shuttle pixels seen from the hit to the next hit
+    frame_height: float = 720.0
 
 
 def shot_features(
@@ -67,12 +74,13 @@ def shot_features(
             _side(receiver),
             next_hit.time - hit.time if next_hit is not None else nan,
             hit.time - previous_time if previous_time is not None else nan,
-            _wrist_over_head(hit.pose),
+            max((_wrist_over_head(p) for p in hit.poses), default=nan),
             moment[_MOMENT["speed_before"]],
             moment[_MOMENT["speed_after"]],
             toward * moment[_MOMENT["vy_before"]],
             toward * moment[_MOMENT["vy_after"]],
             moment[_MOMENT["turn_200"]],
+            *_flight_shape(hit.flight, hit.frame_height),
         ],
         dtype=np.float64,
     )
@@ -88,10 +96,21 @@ def _side(court_xy: np.ndarray | None) -> float:
     return float(abs(court_xy[0] - COURT_WIDTH / 2)) if court_xy is not None else np.nan
 
 
-def _wrist_over_head(pose: Pose | None) -> float:
+def _flight_shape(flight: np.ndarray, frame_height: float) -> tuple[float, float, float]:
+    """How high the shuttle climbs in the image after the hit (lifts and clears climb, drives
+    and smashes do not), and where it ends up relative to the hit, in frame heights."""
+    if len(flight) < 3:
+        return np.nan, np.nan, np.nan
+    start = flight[:2].mean(axis=0)
+    end = flight[-2:].mean(axis=0)
+    rise = (start[1] - flight[:, 1].min()) / frame_height
+    return float(rise), float((end[1] - start[1]) / frame_height), float(
+        abs(end[0] - start[0]) / frame_height
+    )
+
+
+def _wrist_over_head(pose: Pose) -> float:
     """How far the higher wrist is above the nose, in body heights (negative: below)."""
-    if pose is None:
-        return np.nan
     height = max(pose.height_px(), 1.0)
     top_wrist = min(pose.landmarks[LEFT_WRIST, 1], pose.landmarks[RIGHT_WRIST, 1])
     return float((pose.landmarks[NOSE, 1] - top_wrist) / height)

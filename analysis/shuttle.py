@@ -152,21 +152,19 @@ class ShuttleTracker:
 
 
 class _CourtColumns:
-    """Image region where the shuttle can be: between the near sidelines widened by a margin,
-    at any height above the near baseline (a high shuttle is seen above the court)."""
+    """Image region where the shuttle can be: between the sidelines at the near baseline,
+    widened by a margin, at any height above the near baseline plus that margin (a high
+    shuttle is seen above the court, and the near baseline is the court's widest row)."""
 
-    def __init__(self, court: Court, margin_m: float = 1.5) -> None:
-        near = court.court_to_image(
+    def __init__(self, court: Court, margin_m: float = 1.0) -> None:
+        left, right, below = court.court_to_image(
             [
-                [-margin_m, COURT_LENGTH + margin_m],
-                [COURT_WIDTH + margin_m, COURT_LENGTH + margin_m],
+                [-margin_m, COURT_LENGTH],
+                [COURT_WIDTH + margin_m, COURT_LENGTH],
+                [COURT_WIDTH / 2, COURT_LENGTH + margin_m],
             ]
         )
-        far = court.court_to_image([[-margin_m, 0.0], [COURT_WIDTH + margin_m, 0.0]])
-        # The near sidelines are the widest part of the court in the image.
-        self._x0 = float(min(near[0][0], far[0][0]))
-        self._x1 = float(max(near[1][0], far[1][0]))
-        self._y1 = float(max(near[0][1], near[1][1]))
+        self._x0, self._x1, self._y1 = float(left[0]), float(right[0]), float(below[1])
 
     def contains(self, xy: np.ndarray) -> np.ndarray:
         x, y = xy[:, 0], xy[:, 1]

@@ -3,9 +3,10 @@
 A shuttle in flight is a few pixels, white, and moves more than its own size between frames,
 so a pixel where the current frame is brighter than both the previous and the next frame
 marks it well (three-frame differencing). Players make large blobs of the same kind; those
-are dropped by size, and what is left is scored by a small logistic model on blob features
-(`analysis/models/shuttle_candidates.json`). Choosing among the candidates over time is the
-tracker's job (`analysis/shuttle.py`).
+are dropped by size, and what is left is scored by a tiny network (one hidden layer of 16)
+on eight blob features (`analysis/models/shuttle_candidates.json`, written by
+`tools/shuttle_train.py`). Choosing among the candidates over time is the tracker's job
+(`analysis/shuttle.py`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ FEATURE_NAMES = (
     "crowding_near",  # share of moving pixels in a thin ring around the blob
     "crowding_far",  # ... in a wider ring
     "brightness",  # grey level at the peak / 100
-    "saturation",  # max - min of B, G, R at the peak / 100 (the shuttle is white)
+    "saturation",  # max - min of B, G, R at the peak / 100
 )
 
 

@@ -21,35 +21,54 @@ from analysis.hit_features import moment_features
 from analysis.hits import net_row
 from analysis.model import MISSING, MODELS_DIR
 from analysis.pose import Pose
-from analysis.shot_features import FEATURE_NAMES, HitContext, shot_features
+from analysis.shot_features import (
+    FEATURE_NAMES,
+    FLIGHT_S,
+    POSE_WINDOW_S,
+    HitContext,
+    shot_features,
+)
 from tools.dataset import Clip, aicup_clips, data_dir
 from tools.scoring import type_scores
 from tools.track_cache import load
 from tools.train_hits import shapes_at
 
 
-def context_at(track: dict, frame: int, player: str, net_y: float) -> HitContext:
+def context_at(
+    track: dict, frame: int, player: str, net_y: float, flight_end: float
+) -> HitContext:
+    """The hit as the analyzer's HitDetector history would show it."""
     times = track["times"]
-    pose, court_xy = None, None
+    court_xy = None
     for j in range(frame, -1, -1):
         if times[frame] - times[j] > 0.25:
             break
         if track["posed"][j] and not np.isnan(track[f"{player}_court_xy"][j, 0]):
             court_xy = track[f"{player}_court_xy"][j]
-            lm = track[f"{player}_landmarks"][j]
-            if not np.isnan(lm[0, 0]):
-                pose = Pose(lm[:, :2].copy(), lm[:, 2].copy())
             break
+    poses = []
+    landmarks = track[f"{player}_landmarks"]
+    for j in np.flatnonzero(np.abs(times - times[frame]) <= POSE_WINDOW_S):
+        if not np.isnan(landmarks[j, 0, 0]):
+            poses.append(Pose(landmarks[j, :, :2].copy(), landmarks[j, :, 2].copy()))
     shapes = shapes_at(track, frame)
     moment = moment_features(times, track["shuttle"], frame, 720.0, shapes, net_y)
-    return HitContext(float(times[frame]), player, court_xy, pose, moment)
+    xy = track["shuttle"]
+    in_flight = (times >= times[frame]) & (times <= flight_end) & ~np.isnan(xy[:, 0])
+    return HitContext(
+        float(times[frame]), player, court_xy, tuple(poses), moment, xy[in_flight], 720.0
+    )
 
 
 def clip_samples(clip: Clip) -> tuple[np.ndarray, list[str]]:
     track = load(clip.name)
     strokes = clip.strokes
     net_y = net_row(Court.from_mapping(clip.corners))
-    contexts = [context_at(track, s.frame, s.player, net_y) for s in strokes]
+    times = track["times"]
+    contexts = []
+    for k, s in enumerate(strokes):
+        end = times[strokes[k + 1].frame] if k + 1 < len(strokes) else times[s.frame] + FLIGHT_S
+        contexts.append(context_at(track, s.frame, s.player, net_y, end))
     rows = []
     for k, ctx in enumerate(contexts):
         nxt = contexts[k + 1] if k + 1 < len(contexts) else None
