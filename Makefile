@@ -22,7 +22,7 @@ test: install
 	$(PY) -m pytest -q
 
 eval: install
-	$(PY) -m tools.evaluate --data $(DATA) --out eval.json
+	$(PY) -m tools.evaluate --data $(DATA) --out eval.json --heldout
 
 bench: install
 	$(PY) -m tools.bench --data $(DATA)

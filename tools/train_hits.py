@@ -18,7 +18,7 @@ import numpy as np
 
 from analysis.court import Court
 from analysis.hit_features import FEATURE_NAMES, PlayerShape, moment_features
-from analysis.hits import net_row, pick_hits
+from analysis.hits import THRESHOLD, net_row, pick_hits
 from analysis.model import MISSING, MODELS_DIR
 from analysis.pose import Pose
 from tools.dataset import Clip, aicup_clips, data_dir
@@ -84,11 +84,18 @@ def fit(x: np.ndarray, y: np.ndarray):
     return model
 
 
-def score_clip(clip: Clip, proba: np.ndarray, p_near: np.ndarray, track: dict, **pick) -> Counts:
-    hits = pick_hits(track["times"], proba, p_near, **pick)
+def score_clip(
+    clip: Clip,
+    proba: np.ndarray,
+    p_near: np.ndarray,
+    track: dict,
+    tolerance: int = 6,
+    threshold: float = THRESHOLD,
+) -> Counts:
+    hits = pick_hits(track["times"], proba, p_near, threshold=threshold)
     detected = [(int(i), side) for i, side, _ in hits]
     labelled = [(s.frame, s.player) for s in clip.strokes]
-    return hit_counts(len(detected), len(labelled), match_hits(detected, labelled, 6))
+    return hit_counts(len(detected), len(labelled), match_hits(detected, labelled, tolerance))
 
 
 def fit_both(clips: list[Clip], data: dict):
@@ -102,6 +109,35 @@ def fit_both(clips: list[Clip], data: dict):
     return hit_model, hitter_model
 
 
+def cross_validate(
+    clips: list[Clip], data: dict, folds: int, thresholds: tuple[float, ...] = (THRESHOLD,)
+) -> dict[float, dict[int, Counts]]:
+    """Leave-clips-out hit scores at +-3 and +-6 frames for each threshold."""
+    probas: dict[str, np.ndarray] = {}
+    p_near: dict[str, np.ndarray] = {}
+    for k in range(folds):
+        test = [c for i, c in enumerate(clips) if i % folds == k]
+        train = [c for c in clips if c not in test]
+        hit_model, hitter_model = fit_both(clips=train, data=data)
+        for c in test:
+            x = np.where(np.isnan(data[c.name][0]), MISSING, data[c.name][0])
+            probas[c.name] = hit_model.predict_proba(x)[:, 1]
+            p_near[c.name] = hitter_model.predict_proba(x)[:, 1]
+    return {
+        threshold: {
+            tol: sum(
+                (
+                    score_clip(c, probas[c.name], p_near[c.name], data[c.name][2], tol, threshold)
+                    for c in clips
+                ),
+                Counts(0, 0, 0),
+            )
+            for tol in (3, 6)
+        }
+        for threshold in thresholds
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--save", action="store_true")
@@ -109,23 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     clips = aicup_clips(data_dir())
     data = {c.name: clip_samples(c) for c in clips}
-    probas: dict[str, np.ndarray] = {}
-    p_near: dict[str, np.ndarray] = {}
-    for k in range(args.folds):
-        test = [c for i, c in enumerate(clips) if i % args.folds == k]
-        train = [c for c in clips if c not in test]
-        hit_model, hitter_model = fit_both(clips=train, data=data)
-        for c in test:
-            x = np.where(np.isnan(data[c.name][0]), MISSING, data[c.name][0])
-            probas[c.name] = hit_model.predict_proba(x)[:, 1]
-            p_near[c.name] = hitter_model.predict_proba(x)[:, 1]
-    for threshold in (0.2, 0.3, 0.4, 0.5):
-        total = Counts(0, 0, 0)
-        for c in clips:
-            total += score_clip(
-                c, probas[c.name], p_near[c.name], data[c.name][2], threshold=threshold
-            )
-        print(f"threshold {threshold}: {total.as_dict()}")
+    scores = cross_validate(clips, data, args.folds, (0.2, 0.3, 0.4, 0.5))
+    for threshold, by_tolerance in scores.items():
+        six, f1_three = by_tolerance[6].as_dict(), by_tolerance[3].f1
+        print(f"threshold {threshold}: +-6 {six}, F1 +-3 {f1_three:.3f}")
     if args.save:
         from tools.export_model import export_boosted
 

@@ -34,9 +34,7 @@ from tools.track_cache import load
 from tools.train_hits import shapes_at
 
 
-def context_at(
-    track: dict, frame: int, player: str, net_y: float, flight_end: float
-) -> HitContext:
+def context_at(track: dict, frame: int, player: str, net_y: float, flight_end: float) -> HitContext:
     """The hit as the analyzer's HitDetector history would show it."""
     times = track["times"]
     court_xy = None
@@ -92,16 +90,11 @@ def fit(x: np.ndarray, y: list[str]):
     return model
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--save", action="store_true")
-    parser.add_argument("--folds", type=int, default=5)
-    args = parser.parse_args(argv)
-    clips = aicup_clips(data_dir())
-    data = {c.name: clip_samples(c) for c in clips}
+def cross_validate(clips: list[Clip], data: dict, folds: int) -> dict:
+    """Leave-clips-out shot-type scores at the labelled hits."""
     truth, predicted = [], []
-    for k in range(args.folds):
-        test = [c for i, c in enumerate(clips) if i % args.folds == k]
+    for k in range(folds):
+        test = [c for i, c in enumerate(clips) if i % folds == k]
         train = [c for c in clips if c not in test]
         model = fit(
             np.vstack([data[c.name][0] for c in train]),
@@ -111,7 +104,17 @@ def main(argv: list[str] | None = None) -> int:
             x, y = data[c.name]
             truth += y
             predicted += list(model.predict(np.where(np.isnan(x), MISSING, x)))
-    scores = type_scores(truth, predicted)
+    return type_scores(truth, predicted)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--save", action="store_true")
+    parser.add_argument("--folds", type=int, default=5)
+    args = parser.parse_args(argv)
+    clips = aicup_clips(data_dir())
+    data = {c.name: clip_samples(c) for c in clips}
+    scores = cross_validate(clips, data, args.folds)
     print(
         f"held-out accuracy {scores['accuracy']}, macro-F1 {scores['macro_f1']} (n={scores['n']})"
     )
