@@ -29,7 +29,8 @@ DECISION_DELAY_S = LOOKAHEAD_S + MIN_SEPARATION_S  # how far hits lag the shuttl
 HISTORY_S = 3.0
 THRESHOLD = 0.3
 RALLY_GAP_S = 3.0  # no hit for this long: a new rally, turn order starts afresh
-ALTERNATE = 0.85  # chance that the next hit detected is by the other player
+ALTERNATE = 0.85
+SMOOTHING = np.array([0.25, 0.5, 0.25])  # chance that the next hit detected is by the other player
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ def pick_hits(
 
     Returns (index, player, probability) in time order.
     """
+    # Moments next to a hit score high too; smoothing puts the peak at the middle of them.
+    proba = np.convolve(proba, SMOOTHING, mode="same")
     order = np.argsort(-proba, kind="stable")
     chosen: list[int] = []
     for i in order:

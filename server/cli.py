@@ -65,6 +65,18 @@ def analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def serve(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from server.app import run
+    from server.config import Settings
+
+    settings = Settings.from_env()
+    settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
+    run(settings)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="badminton", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -83,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--analysis-fps", type=float, default=15.0, help="poses per second analysed (default 15)"
     )
     p.set_defaults(handler=analyze)
+
+    p = commands.add_parser("serve", help="run the server")
+    p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default 8080)")
+    p.set_defaults(handler=serve)
     return parser
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from analysis.court import Court
 from analysis.shuttle import ShuttlePoint
 from analysis.video_analyzer import VideoAnalyzer
+from server.cli import silence_native_stderr
 from tools.dataset import Clip, aicup_clips, data_dir
 from tools.scoring import (
     Counts,
@@ -135,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         "they did not see (needs scikit-learn; caches the tracks under .cache/)",
     )
     args = parser.parse_args(argv)
+    silence_native_stderr()
 
     root = (args.data or data_dir()).resolve()
     clips = aicup_clips(root)
