@@ -83,7 +83,8 @@ def pick_hits(
     Returns (index, player, probability) in time order.
     """
     # Moments next to a hit score high too; smoothing puts the peak at the middle of them.
-    proba = np.convolve(proba, SMOOTHING, mode="same")
+    if len(proba) >= len(SMOOTHING):
+        proba = np.convolve(proba, SMOOTHING, mode="same")
     order = np.argsort(-proba, kind="stable")
     chosen: list[int] = []
     for i in order:
