@@ -30,7 +30,8 @@ HISTORY_S = 3.0
 THRESHOLD = 0.3
 RALLY_GAP_S = 3.0  # no hit for this long: a new rally, turn order starts afresh
 ALTERNATE = 0.85
-SMOOTHING = np.array([0.25, 0.5, 0.25])  # chance that the next hit detected is by the other player
+HIT_SMOOTHING = np.array([0.25, 0.5, 0.25])
+HITTER_SMOOTHING = np.full(5, 0.2)  # chance that the next hit detected is by the other player
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,9 @@ def pick_hits(
     Returns (index, player, probability) in time order.
     """
     # Moments next to a hit score high too; smoothing puts the peak at the middle of them.
-    if len(proba) >= len(SMOOTHING):
-        proba = np.convolve(proba, SMOOTHING, mode="same")
+    proba = _smooth(proba, HIT_SMOOTHING)
+    # Who hit is judged over the few moments around the hit, not one alone.
+    p_near = _smooth(p_near, HITTER_SMOOTHING)
     order = np.argsort(-proba, kind="stable")
     chosen: list[int] = []
     for i in order:
@@ -95,6 +97,16 @@ def pick_hits(
     chosen.sort()
     sequence = HitterSequence()
     return [(i, sequence.assign(times[i], p_near[i]), float(proba[i])) for i in chosen]
+
+
+def _smooth(values: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Weighted moving average; at the ends only the samples that exist count."""
+    if len(values) == 0:
+        return values
+    total = np.convolve(values, kernel, mode="full")
+    weight = np.convolve(np.ones(len(values)), kernel, mode="full")
+    start = (len(kernel) - 1) // 2
+    return (total / weight)[start : start + len(values)]
 
 
 @dataclass
