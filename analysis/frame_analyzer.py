@@ -87,6 +87,15 @@ class FrameAnalyzer:
         events += self._maybe_stats(timestamp, force=False)
         return events
 
+    def prefetch(self, frame: np.ndarray, timestamp: float, frame_index: int) -> None:
+        """Starts the pose work of a frame that `process` will get later (a video file,
+        whose next frames are already decoded): the poses of the next frames then run while
+        this one is analysed. Frames are prefetched in order, then processed in the same
+        order with the same indices; the events are the same as without prefetching."""
+        if self._finished:
+            raise RuntimeError("prefetch() called after finish()")
+        self._trackers.prefetch(frame, frame_index, timestamp)
+
     def finish(self) -> list[Event]:
         """Ends the analysis: flushes the trackers, types the last shot, closes the rally."""
         if self._finished:

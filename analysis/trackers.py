@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +13,8 @@ from analysis.players import PlayerObservation, PlayerTracker
 from analysis.shuttle import ShuttlePoint, ShuttleTracker
 
 SIDES = ("near", "far")
+
+_Poses = dict[str, Future[PlayerObservation | None]]
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,10 @@ class CourtTrackers:
     """Runs the two player trackers and the shuttle tracker over a stream of frames.
 
     Player poses are estimated at most `pose_fps` times a second, the two players in parallel
-    threads (MediaPipe releases the GIL) while this thread tracks the shuttle.
+    threads (MediaPipe releases the GIL) while this thread tracks the shuttle. A caller that
+    has the next frames already (a video file) can `prefetch` them: their poses then start
+    while earlier frames are still being tracked, which keeps both pose threads busy. The
+    results are the same either way.
     """
 
     def __init__(
@@ -40,21 +46,40 @@ class CourtTrackers:
         self.pose_interval = 1.0 / pose_fps if pose_fps > 0 else 0.0
         self._players = {side: PlayerTracker(court, side, frame_size) for side in SIDES}
         self._shuttle = shuttle if shuttle is not None else ShuttleTracker(frame_size, court)
-        self._pool = ThreadPoolExecutor(max_workers=len(SIDES), thread_name_prefix="pose")
+        # One thread per player: a player's frames must reach its tracker in order (MediaPipe's
+        # tracking mode follows the person from one call to the next).
+        self._pools = {
+            side: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"pose-{side}")
+            for side in SIDES
+        }
         self._next_pose_time = -np.inf
+        self._prefetched: deque[tuple[int, _Poses | None]] = deque()
         self._boxes: list[tuple[float, float, float, float]] = []
         self._closed = False
 
+    def prefetch(self, frame: np.ndarray, index: int, timestamp: float) -> None:
+        """Starts the player poses of a frame that `update` will be given later.
+
+        Frames are prefetched in order, each once, and then updated in the same order; the
+        array must not change meanwhile.
+        """
+        if self._prefetched and index <= self._prefetched[-1][0]:
+            raise ValueError(
+                f"frames must be prefetched in order: {index} after {self._prefetched[-1][0]}"
+            )
+        self._prefetched.append((index, self._start_poses(frame, index, timestamp)))
+
     def update(self, frame: np.ndarray, index: int, timestamp: float) -> TrackedFrame:
-        futures = {}
-        if timestamp >= self._next_pose_time - 1e-6:
-            self._next_pose_time = max(self._next_pose_time + self.pose_interval, timestamp)
-            futures = {
-                side: self._pool.submit(tracker.update, frame, index, timestamp)
-                for side, tracker in self._players.items()
-            }
+        if self._prefetched:
+            expected = self._prefetched[0][0]
+            if expected != index:
+                raise ValueError(f"frame {index} updated, frame {expected} was prefetched next")
+            futures = self._prefetched.popleft()[1]
+        else:
+            futures = self._start_poses(frame, index, timestamp)
+        # The shuttle sees the players' boxes from the last pose frame before this one.
         points = self._shuttle.update(frame, index, timestamp, ignore_boxes=self._boxes)
-        if not futures:
+        if futures is None:
             return TrackedFrame(None, points)
         observations = {side: future.result() for side, future in futures.items()}
         self._boxes = [obs.pose.box() for obs in observations.values() if obs and obs.pose]
@@ -67,6 +92,20 @@ class CourtTrackers:
         if self._closed:
             return
         self._closed = True
-        self._pool.shutdown(wait=True)
+        for pool in self._pools.values():
+            pool.shutdown(wait=True, cancel_futures=True)
+        self._prefetched.clear()
         for tracker in self._players.values():
             tracker.close()
+
+    def _start_poses(self, frame: np.ndarray, index: int, timestamp: float) -> _Poses | None:
+        """Submits both players' pose work for this frame, when a pose is due."""
+        if self._closed:
+            raise RuntimeError("CourtTrackers is closed")
+        if timestamp < self._next_pose_time - 1e-6:
+            return None
+        self._next_pose_time = max(self._next_pose_time + self.pose_interval, timestamp)
+        return {
+            side: self._pools[side].submit(tracker.update, frame, index, timestamp)
+            for side, tracker in self._players.items()
+        }

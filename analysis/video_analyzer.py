@@ -6,6 +6,7 @@ import json
 import logging
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ANALYSIS_FPS = 15.0
 _DECODE_AHEAD = 8  # frames decoded ahead of the analysis; bounds memory
+# Frames past the one being analysed whose poses are already started: enough that the pose
+# threads never wait for the shuttle tracking between two pose frames.
+_POSE_AHEAD = 4
 
 Progress = Callable[[float], None]
 
@@ -29,7 +33,8 @@ class VideoAnalyzer:
 
     Every frame is decoded and feeds the shuttle tracker; player poses are estimated
     `analysis_fps` times a second. Decoding runs in its own thread a few frames ahead, so
-    memory stays flat however long the video is.
+    memory stays flat however long the video is, and the poses of the next few frames start
+    while the current one is analysed (the results do not depend on it).
     """
 
     def __init__(
@@ -63,15 +68,24 @@ class VideoAnalyzer:
         with FrameAnalyzer(
             self.court, size, pose_fps=self.analysis_fps, shuttle_listener=self.shuttle_listener
         ) as analyzer:
+            ahead: deque[DecodedFrame] = deque()
             for decoded in _decode_ahead(self.path):
-                analyzer.process(decoded.image, decoded.time, decoded.index)
-                if self.progress and decoded.index % 15 == 0:
-                    self.progress(min(decoded.index / expected, 0.999))
+                analyzer.prefetch(decoded.image, decoded.time, decoded.index)
+                ahead.append(decoded)
+                if len(ahead) > _POSE_AHEAD:
+                    self._process(analyzer, ahead.popleft(), expected)
+            while ahead:
+                self._process(analyzer, ahead.popleft(), expected)
             analyzer.finish()
             report = analyzer.report(fps=self.info.fps)
         if self.progress:
             self.progress(1.0)
         return report
+
+    def _process(self, analyzer: FrameAnalyzer, decoded: DecodedFrame, expected: int) -> None:
+        analyzer.process(decoded.image, decoded.time, decoded.index)
+        if self.progress and decoded.index % 15 == 0:
+            self.progress(min(decoded.index / expected, 0.999))
 
     def write(self, out_dir: str | Path) -> dict[str, Any]:
         """Analyses the video and writes report.json and the heatmaps into `out_dir`."""
