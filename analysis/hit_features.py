@@ -54,9 +54,11 @@ class PlayerShape:
 
 
 def _fit_velocity(t: np.ndarray, xy: np.ndarray) -> np.ndarray | None:
+    """Least-squares slope of xy over t (the velocity), in closed form."""
     if len(t) < 2 or np.ptp(t) <= 0:
         return None
-    return np.polyfit(t, xy, 1)[0]
+    dt = t - t.mean()
+    return (dt @ (xy - xy.mean(axis=0))) / (dt @ dt)
 
 
 def moment_features(
