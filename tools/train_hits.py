@@ -10,7 +10,6 @@ the shipped model is trained on all clips.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
@@ -19,11 +18,12 @@ import numpy as np
 from analysis.court import Court
 from analysis.hit_features import FEATURE_NAMES, PlayerShape, moment_features
 from analysis.hits import THRESHOLD, net_row, pick_hits
-from analysis.model import MISSING, MODELS_DIR
+from analysis.model import MODELS_DIR
 from analysis.pose import Pose
 from tools.dataset import Clip, aicup_clips, data_dir
 from tools.scoring import Counts, hit_counts, match_hits
 from tools.track_cache import load
+from tools.training import clip_folds, parse_args, with_missing
 
 POSITIVE_RADIUS = 2
 SIDES = ("near", "far")
@@ -80,7 +80,7 @@ def fit(x: np.ndarray, y: np.ndarray):
     model = GradientBoostingClassifier(
         n_estimators=150, max_depth=3, learning_rate=0.08, subsample=0.8, random_state=0
     )
-    model.fit(np.where(np.isnan(x), MISSING, x), y)
+    model.fit(with_missing(x), y)
     return model
 
 
@@ -115,12 +115,10 @@ def cross_validate(
     """Leave-clips-out hit scores at +-3 and +-6 frames for each threshold."""
     probas: dict[str, np.ndarray] = {}
     p_near: dict[str, np.ndarray] = {}
-    for k in range(folds):
-        test = [c for i, c in enumerate(clips) if i % folds == k]
-        train = [c for c in clips if c not in test]
+    for train, test in clip_folds(clips, folds):
         hit_model, hitter_model = fit_both(clips=train, data=data)
         for c in test:
-            x = np.where(np.isnan(data[c.name][0]), MISSING, data[c.name][0])
+            x = with_missing(data[c.name][0])
             probas[c.name] = hit_model.predict_proba(x)[:, 1]
             p_near[c.name] = hitter_model.predict_proba(x)[:, 1]
     return {
@@ -139,10 +137,7 @@ def cross_validate(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--save", action="store_true")
-    parser.add_argument("--folds", type=int, default=5)
-    args = parser.parse_args(argv)
+    args = parse_args(__doc__, argv)
     clips = aicup_clips(data_dir())
     data = {c.name: clip_samples(c) for c in clips}
     scores = cross_validate(clips, data, args.folds, (0.2, 0.3, 0.4, 0.5))

@@ -9,7 +9,6 @@ next one, as the analyzer computes them at run time. Scores are leave-clips-out.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
@@ -19,7 +18,7 @@ from analysis.court import Court
 from analysis.events import SHOT_TYPES
 from analysis.hit_features import moment_features
 from analysis.hits import net_row
-from analysis.model import MISSING, MODELS_DIR
+from analysis.model import MODELS_DIR
 from analysis.pose import Pose
 from analysis.shot_features import (
     FEATURE_NAMES,
@@ -32,6 +31,7 @@ from tools.dataset import Clip, aicup_clips, data_dir
 from tools.scoring import type_scores
 from tools.track_cache import load
 from tools.train_hits import shapes_at
+from tools.training import clip_folds, parse_args, with_missing
 
 
 def context_at(track: dict, frame: int, player: str, net_y: float, flight_end: float) -> HitContext:
@@ -86,16 +86,14 @@ def fit(x: np.ndarray, y: list[str]):
         min_samples_leaf=3,
         random_state=0,
     )
-    model.fit(np.where(np.isnan(x), MISSING, x), y)
+    model.fit(with_missing(x), y)
     return model
 
 
 def cross_validate(clips: list[Clip], data: dict, folds: int) -> dict:
     """Leave-clips-out shot-type scores at the labelled hits."""
     truth, predicted = [], []
-    for k in range(folds):
-        test = [c for i, c in enumerate(clips) if i % folds == k]
-        train = [c for c in clips if c not in test]
+    for train, test in clip_folds(clips, folds):
         model = fit(
             np.vstack([data[c.name][0] for c in train]),
             [t for c in train for t in data[c.name][1]],
@@ -103,15 +101,12 @@ def cross_validate(clips: list[Clip], data: dict, folds: int) -> dict:
         for c in test:
             x, y = data[c.name]
             truth += y
-            predicted += list(model.predict(np.where(np.isnan(x), MISSING, x)))
+            predicted += list(model.predict(with_missing(x)))
     return type_scores(truth, predicted)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--save", action="store_true")
-    parser.add_argument("--folds", type=int, default=5)
-    args = parser.parse_args(argv)
+    args = parse_args(__doc__, argv)
     clips = aicup_clips(data_dir())
     data = {c.name: clip_samples(c) for c in clips}
     scores = cross_validate(clips, data, args.folds)
