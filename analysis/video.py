@@ -26,6 +26,9 @@ from av.video.stream import VideoStream
 
 log = logging.getLogger(__name__)
 
+# Packets in a row that fail to decode before a stream counts as broken (~5 s at 30 fps).
+MAX_BAD_PACKETS = 150
+
 # Clockwise rotation to apply -> the OpenCV operation that applies it.
 _CV2_ROTATE = {
     90: cv2.ROTATE_90_CLOCKWISE,
@@ -186,20 +189,57 @@ def _video_stream(container: InputContainer, path: Path) -> VideoStream:
 
 
 def _decode(container: InputContainer, stream: VideoStream, path: Path) -> Iterator[VideoFrame]:
-    """Decoded frames of `stream`; FFmpeg errors become `VideoError`."""
-    frames = container.decode(stream)
-    count = 0
+    """Decoded frames of `stream`, packet by packet.
+
+    A damaged packet is skipped (the decoder picks up again at the next clean one, at the
+    latest the next keyframe) and the damage is logged once at the end: a glitch in an hour of
+    video should cost a second of analysis, not the whole match. Only a stream with nothing
+    decodable for `MAX_BAD_PACKETS` packets in a row raises `VideoError`. Damage the demuxer
+    cannot read past ends the video early, like a truncated file, once frames have come out.
+    """
+    packets = container.demux(stream)
+    count = bad = in_a_row = 0
+    first_error = ""
     while True:
         try:
-            frame = next(frames)
+            packet = next(packets)
         except StopIteration:
-            return
+            break
         except av.error.FFmpegError as e:
-            raise VideoError(
-                f"{path.name}: corrupt video data at frame {count} ({_reason(e)})"
-            ) from e
-        count += 1
-        yield frame
+            if count == 0:
+                raise VideoError(f"{path.name}: corrupt video data ({_reason(e)})") from e
+            log.warning(
+                "%s: unreadable data after frame %d (%s); the rest is skipped",
+                path.name,
+                count,
+                _reason(e),
+            )
+            break
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError as e:
+            bad += 1
+            in_a_row += 1
+            first_error = first_error or _reason(e)
+            if in_a_row >= MAX_BAD_PACKETS:
+                raise VideoError(
+                    f"{path.name}: corrupt video data at frame {count} ({first_error})"
+                ) from e
+            continue
+        in_a_row = 0
+        for frame in frames:
+            count += 1
+            yield frame
+    if bad:
+        log.warning(
+            "%s: skipped %d damaged packet(s) (%s); %d frames decoded",
+            path.name,
+            bad,
+            first_error,
+            count,
+        )
+    elif count == 0:
+        raise VideoError(f"{path.name}: the video stream has no decodable frames")
 
 
 def _upright_bgr(frame: VideoFrame) -> np.ndarray:

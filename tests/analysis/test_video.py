@@ -331,19 +331,33 @@ def test_broken_file_gives_one_line_error(shared_data, tmp_path, deadline, case,
     assert "\n" not in message and message.startswith(path.name)
 
 
-def test_corrupt_bytes_midway_stop_with_video_error(shared_data, tmp_path, deadline):
+def test_corrupt_bytes_midway_are_skipped_and_logged(shared_data, tmp_path, deadline, caplog):
+    """Damage in the middle costs the frames around it, not the rest of the video."""
     data = bytearray((shared_data / "aicup2023_rallies" / "videos" / "00001.mp4").read_bytes())
     middle = len(data) // 2
     data[middle : middle + 4096] = _noise(1, 4096)
     path = tmp_path / "corrupt.mp4"
     path.write_bytes(data)
     assert probe(path).frames == 317  # the header is intact
+    with caplog.at_level(logging.WARNING, logger="analysis.video"):
+        decoded = [frame.index for frame in iter_frames(path)]
+    assert decoded == list(range(len(decoded)))
+    assert 250 < len(decoded) <= 317
+    assert "corrupt.mp4: skipped" in caplog.text and "damaged packet" in caplog.text
+
+
+def test_a_stream_of_garbage_stops_with_video_error(shared_data, tmp_path, deadline):
+    data = bytearray((shared_data / "aicup2023_rallies" / "videos" / "00001.mp4").read_bytes())
+    start, index = len(data) // 5, data.rfind(b"moov") - 4
+    assert index > start  # the index sits at the end: damage everything between
+    data[start:index] = _noise(7, index - start)
+    path = tmp_path / "garbage.mp4"
+    path.write_bytes(data)
     decoded = []
-    with pytest.raises(VideoError, match=r"^corrupt\.mp4: corrupt video data at frame \d+"):
+    with pytest.raises(VideoError, match=r"^garbage\.mp4: corrupt video data at frame \d+"):
         for frame in iter_frames(path):
             decoded.append(frame.index)
     assert 0 < len(decoded) < 317
-    assert decoded == list(range(len(decoded)))
 
 
 @pytest.mark.parametrize(
