@@ -1,16 +1,36 @@
-"""The aiohttp application: wiring, JSON errors and the static pages."""
+"""The aiohttp application: wiring, JSON errors, resources started and stopped with the app."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from server.accounts import Accounts
 from server.config import Settings
+from server.context import ACCOUNTS, DB, JOBS, SETTINGS, STORAGE, UPLOADS
+from server.db import Database
+from server.errors import ApiError
+from server.jobs import JobRunner
+from server.logs import setup_logging
+from server.routes import auth, files, jobs, uploads
+from server.uploads import Uploads
+from storage import (
+    InvalidKey,
+    InvalidUpload,
+    LocalStorage,
+    ObjectNotFound,
+    S3Storage,
+    Storage,
+    StorageError,
+    StorageUnavailable,
+    TooLarge,
+)
 
 log = logging.getLogger(__name__)
 
-SETTINGS = web.AppKey("settings", Settings)
+__all__ = ["SETTINGS", "create_app", "run"]
 
 
 @web.middleware
@@ -18,37 +38,109 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
     """Every error leaves as `{"error": ..., "detail": ...}` with its HTTP status."""
     try:
         return await handler(request)
+    except ApiError as exc:
+        return _error(exc.status, exc.message, exc.detail)
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
-        return web.json_response({"error": exc.reason, "detail": None}, status=exc.status)
+        return _error(exc.status, exc.reason, None)
+    except ObjectNotFound as exc:
+        return _error(404, "not found", str(exc))
+    except InvalidKey as exc:
+        return _error(400, "invalid storage key", str(exc))
+    except InvalidUpload as exc:
+        return _error(400, str(exc), None)
+    except TooLarge as exc:
+        return _error(413, str(exc), None)
+    except StorageUnavailable as exc:
+        log.warning("storage unavailable on %s %s: %s", request.method, request.path, exc)
+        return _error(503, "storage is unavailable, try again", str(exc))
+    except StorageError as exc:
+        log.error("storage error on %s %s: %s", request.method, request.path, exc)
+        return _error(502, "storage error", str(exc))
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return web.json_response({"error": "Internal Server Error", "detail": None}, status=500)
+        return _error(500, "Internal Server Error", None)
+
+
+def _error(status: int, message: str, detail: object) -> web.Response:
+    return web.json_response({"error": message, "detail": detail}, status=status)
 
 
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-async def index(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(request.app[SETTINGS].static_dir / "index.html")
+def page(name: str):
+    async def handler(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(request.app[SETTINGS].static_dir / name)
+
+    return handler
+
+
+def build_storage(settings: Settings) -> Storage:
+    if settings.s3_bucket:
+        return S3Storage(
+            settings.s3_bucket,
+            region=settings.aws_region,
+            endpoint_url=settings.s3_endpoint_url,
+            cloudfront_domain=settings.cloudfront_domain,
+        )
+    return LocalStorage(settings.files_dir, settings.signing_key(), url_prefix="/api/v1/files")
+
+
+async def database_context(app: web.Application) -> AsyncIterator[None]:
+    app[SETTINGS].data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(app[SETTINGS].database)
+    await db.migrate()
+    app[DB] = db
+    app[ACCOUNTS] = Accounts(db, app[SETTINGS].token_ttl_s)
+    yield
+    await db.close()
+
+
+async def storage_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    storage = build_storage(settings)
+    if isinstance(storage, S3Storage):
+        await storage.ensure_bucket(list(settings.cors_origins) or ["*"])
+    app[STORAGE] = storage
+    yield
+    await storage.close()
+
+
+async def jobs_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    runner = JobRunner(
+        app[DB],
+        app[STORAGE],
+        workers=settings.job_workers,
+        analysis_fps=settings.analysis_fps,
+        retries=settings.job_retries,
+    )
+    app[JOBS] = runner
+    app[UPLOADS] = Uploads(app[DB], app[STORAGE], runner, settings)
+    await runner.start()
+    yield
+    await runner.close()
 
 
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings.from_env()
     app = web.Application(middlewares=[json_errors], client_max_size=settings.max_request_bytes)
     app[SETTINGS] = settings
+    app.cleanup_ctx.extend([database_context, storage_context, jobs_context])
     app.router.add_get("/api/v1/health", health)
-    app.router.add_get("/", index)
+    for module in (auth, uploads, jobs, files):
+        app.router.add_routes(module.routes)
+    app.router.add_get("/", page("index.html"))
     app.router.add_static("/static/", settings.static_dir)
     return app
 
 
 def run(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger().setLevel(logging.INFO)
+    setup_logging()
     log.info(
         "serving on http://%s:%d (data in %s)", settings.host, settings.port, settings.data_dir
     )

@@ -77,6 +77,43 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def create_user(args: argparse.Namespace) -> int:
+    import asyncio
+    import getpass
+
+    from server.accounts import Accounts, Credentials
+    from server.config import Settings
+    from server.db import Database
+    from server.errors import ApiError
+
+    password = args.password or os.environ.get("BADMINTON_PASSWORD")
+    if not password:
+        password = getpass.getpass(f"password for {args.email}: ")
+    settings = Settings.from_env()
+
+    async def create() -> str:
+        db = Database(settings.database)
+        try:
+            await db.migrate()
+            accounts = Accounts(db, settings.token_ttl_s)
+            user = await accounts.register(
+                Credentials.parse({"email": args.email, "password": password}), is_admin=args.admin
+            )
+            return user.id
+        finally:
+            await db.close()
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        user_id = asyncio.run(create())
+    except ApiError as exc:
+        print(f"badminton: error: {exc.message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    role = "admin" if args.admin else "user"
+    print(f"created {role} {args.email} ({user_id})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="badminton", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -100,6 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default 8080)")
     p.set_defaults(handler=serve)
+
+    p = commands.add_parser("user", help="manage accounts")
+    user_commands = p.add_subparsers(dest="user_command", required=True)
+    p = user_commands.add_parser("create", help="create an account (asks for the password)")
+    p.add_argument("email")
+    p.add_argument("--admin", action="store_true", help="an administrator account")
+    p.add_argument("--password", help="the password (default: $BADMINTON_PASSWORD, else asked for)")
+    p.set_defaults(handler=create_user)
     return parser
 
 

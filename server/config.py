@@ -1,10 +1,18 @@
-"""Server settings, read from environment variables."""
+"""Server settings, read from environment variables (see the README for the list)."""
 
 from __future__ import annotations
 
 import os
+import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+MB = 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """A setting has a value the server cannot use."""
 
 
 @dataclass(frozen=True)
@@ -13,13 +21,80 @@ class Settings:
     port: int = 8080
     data_dir: Path = Path("data")
     static_dir: Path = Path(__file__).resolve().parents[1] / "static"
-    max_request_bytes: int = 1024 * 1024  # JSON bodies; video bytes never pass through here
+    max_request_bytes: int = 1 * MB  # JSON bodies; uploads go to their own routes
+    # Database: SQLite under data_dir unless a URL is given (postgresql+asyncpg://...).
+    database_url: str | None = None
+    # Storage: local files under data_dir/files unless an S3 bucket is named.
+    s3_bucket: str | None = None
+    aws_region: str = "us-east-1"
+    s3_endpoint_url: str | None = None
+    cloudfront_domain: str | None = None
+    # Origins allowed to PUT straight to the bucket (CORS); the server's own by default.
+    cors_origins: tuple[str, ...] = ()
+    # Signs tokens' sibling secrets: local storage URLs and viewer links. Generated and kept
+    # in data_dir when not given, so links survive a restart.
+    secret_key: str | None = None
+    redis_url: str | None = None
+    turn_secret: str | None = None
+    turn_urls: tuple[str, ...] = ()
+    stun_urls: tuple[str, ...] = ()
+    token_ttl_s: int = 30 * 24 * 3600
+    upload_url_ttl_s: int = 3600
+    download_url_ttl_s: int = 3600
+    single_upload_max_bytes: int = 100 * MB
+    max_upload_bytes: int = 50 * 1024 * MB
+    upload_part_bytes: int = 16 * MB
+    analysis_fps: float = 15.0
+    job_workers: int = 1
+    job_retries: int = 3
+
+    @property
+    def database(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'badminton.db').resolve()}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    def signing_key(self) -> bytes:
+        """The configured secret, or one generated once and kept in the data folder."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
-        return cls(
-            host=env.get("HOST", cls.host),
-            port=int(env.get("PORT", cls.port)),
-            data_dir=Path(env.get("DATA_DIR", "data")),
-        )
+        try:
+            return cls(
+                host=env.get("HOST", cls.host),
+                port=int(env.get("PORT", cls.port)),
+                data_dir=Path(env.get("DATA_DIR", "data")),
+                database_url=env.get("DATABASE_URL") or None,
+                s3_bucket=env.get("S3_BUCKET") or None,
+                aws_region=env.get("AWS_REGION", cls.aws_region),
+                s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,
+                cloudfront_domain=env.get("CLOUDFRONT_DOMAIN") or None,
+                cors_origins=_split(env.get("CORS_ORIGINS")),
+                secret_key=env.get("SECRET_KEY") or None,
+                redis_url=env.get("REDIS_URL") or None,
+                turn_secret=env.get("TURN_SECRET") or None,
+                turn_urls=_split(env.get("TURN_URLS")),
+                stun_urls=_split(env.get("STUN_URLS")),
+                analysis_fps=float(env.get("ANALYSIS_FPS", cls.analysis_fps)),
+                job_workers=int(env.get("JOB_WORKERS", cls.job_workers)),
+            )
+        except ValueError as exc:
+            raise ConfigError(f"bad setting: {exc}") from exc
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip())

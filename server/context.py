@@ -1,0 +1,66 @@
+"""What request handlers reach through the application: typed keys and request helpers."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from server.accounts import Accounts
+from server.config import Settings
+from server.db import Database
+from server.errors import BadRequest, Unauthorized
+from server.models import User
+
+if TYPE_CHECKING:
+    from server.jobs import JobRunner
+    from server.uploads import Uploads
+    from storage import Storage
+
+SETTINGS = web.AppKey("settings", Settings)
+DB = web.AppKey("db", Database)
+ACCOUNTS = web.AppKey("accounts", Accounts)
+STORAGE: web.AppKey[Storage] = web.AppKey("storage")
+JOBS: web.AppKey[JobRunner] = web.AppKey("jobs")
+UPLOADS: web.AppKey[Uploads] = web.AppKey("uploads")
+USER = web.RequestKey("user", User)
+
+
+def absolute_url(request: web.Request, url: str) -> str:
+    """Storage hands out server-relative URLs in local mode; clients get them whole."""
+    return str(request.url.origin()) + url if url.startswith("/") else url
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object; a clear 400 for anything else."""
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest("the request body is not valid JSON", detail=str(exc)) from exc
+    if not isinstance(body, dict):
+        raise BadRequest("expected a JSON object")
+    return body
+
+
+def bearer_token(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("sign in first: send 'Authorization: Bearer <token>'")
+    return token.strip()
+
+
+async def current_user(request: web.Request) -> User:
+    """The signed-in user of this request (401 otherwise)."""
+    user = request.get(USER)
+    if user is None:
+        user = await request.app[ACCOUNTS].authenticate(bearer_token(request))
+        request[USER] = user
+    return user
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {"id": user.id, "email": user.email}

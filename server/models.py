@@ -1,0 +1,102 @@
+"""Database tables (SQLModel). The schema itself is created by the Alembic migrations in
+server/migrations; a test checks that they and these models agree."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    email: str = Field(index=True, unique=True, max_length=320)
+    password_hash: str = Field(max_length=255)
+    is_admin: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AuthToken(SQLModel, table=True):
+    """A bearer token, stored as its SHA-256 only: a leaked table grants nothing."""
+
+    __tablename__ = "auth_tokens"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    token_hash: str = Field(index=True, unique=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+
+class JobStatus:
+    UPLOADING = "uploading"  # waiting for the client's bytes
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+    UNFINISHED = (QUEUED, RUNNING)
+
+
+class Job(SQLModel, table=True):
+    """One uploaded match and its analysis."""
+
+    __tablename__ = "jobs"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    owner_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    status: str = Field(default=JobStatus.UPLOADING, index=True, max_length=16)
+    progress: float = 0.0
+    error: str | None = None
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=127)
+    size: int = Field(sa_type=BigInteger)
+    court: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    storage_type: str = Field(max_length=8)  # "local" | "s3"
+    s3_video_key: str = Field(max_length=1024)
+    s3_output_prefix: str = Field(max_length=1024)
+    summary: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class Upload(SQLModel, table=True):
+    """The transfer of one job's video into storage (single PUT or multipart)."""
+
+    __tablename__ = "uploads"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    owner_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    job_id: str = Field(foreign_key="jobs.id", index=True, max_length=32)
+    key: str = Field(max_length=1024)
+    size: int = Field(sa_type=BigInteger)
+    content_type: str = Field(max_length=127)
+    multipart_id: str | None = Field(default=None, max_length=1024)
+    part_size: int | None = Field(default=None, sa_type=BigInteger)
+    status: str = Field(default="pending", max_length=16)  # pending | complete | aborted
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    completed_at: datetime | None = None

@@ -1,0 +1,108 @@
+"""/jobs: the user's analysis jobs, their reports and output files."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+from sqlmodel import col, delete, select
+
+from server.context import DB, JOBS, SETTINGS, STORAGE, absolute_url, current_user
+from server.errors import Conflict, NotFound
+from server.jobs import OUTPUTS
+from server.models import Job, JobStatus, Upload, User, iso
+
+routes = web.RouteTableDef()
+
+
+async def job_json(request: web.Request, job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "status": job.status,
+        "progress": round(job.progress, 4),
+        "error": job.error,
+        "filename": job.filename,
+        "size": job.size,
+        "court": job.court,
+        "storage_type": job.storage_type,
+        "created_at": iso(job.created_at),
+        "updated_at": iso(job.updated_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
+        "summary": job.summary,
+        "outputs": await output_urls(request, job) if job.status == JobStatus.DONE else None,
+    }
+
+
+async def output_urls(request: web.Request, job: Job) -> dict[str, str]:
+    """Signed, expiring URLs of the job's files, usable without the bearer token."""
+    storage, ttl = request.app[STORAGE], request.app[SETTINGS].download_url_ttl_s
+    urls = {}
+    for name, (filename, _) in OUTPUTS.items():
+        url = await storage.download_url(f"{job.s3_output_prefix}/{filename}", ttl)
+        urls[name] = absolute_url(request, url)
+    urls["video"] = absolute_url(request, await storage.download_url(job.s3_video_key, ttl))
+    return urls
+
+
+async def owned_job(request: web.Request, user: User) -> Job:
+    async with request.app[DB].session() as session:
+        job = await session.get(Job, request.match_info["job_id"])
+    # Someone else's job is as absent as a job that never was.
+    if job is None or job.owner_id != user.id:
+        raise NotFound("no such job")
+    return job
+
+
+@routes.get("/api/v1/jobs")
+async def list_jobs(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    async with request.app[DB].session() as session:
+        jobs = (
+            await session.exec(
+                select(Job).where(Job.owner_id == user.id).order_by(col(Job.created_at).desc())
+            )
+        ).all()
+    return web.json_response({"jobs": [await job_json(request, job) for job in jobs]})
+
+
+@routes.get("/api/v1/jobs/{job_id}")
+async def get_job(request: web.Request) -> web.Response:
+    job = await owned_job(request, await current_user(request))
+    return web.json_response(await job_json(request, job))
+
+
+@routes.get("/api/v1/jobs/{job_id}/report")
+async def get_report(request: web.Request) -> web.Response:
+    job = await owned_job(request, await current_user(request))
+    if job.status != JobStatus.DONE:
+        raise Conflict(f"the report is not ready (status {job.status})")
+    data = await request.app[STORAGE].get_bytes(f"{job.s3_output_prefix}/report.json")
+    return web.json_response(json.loads(data))
+
+
+@routes.get("/api/v1/jobs/{job_id}/outputs")
+async def get_outputs(request: web.Request) -> web.Response:
+    job = await owned_job(request, await current_user(request))
+    if job.status != JobStatus.DONE:
+        raise Conflict(f"the outputs are not ready (status {job.status})")
+    return web.json_response(await output_urls(request, job))
+
+
+@routes.delete("/api/v1/jobs/{job_id}")
+async def delete_job(request: web.Request) -> web.Response:
+    job = await owned_job(request, await current_user(request))
+    storage = request.app[STORAGE]
+    request.app[JOBS].cancel(job.id)
+    async with request.app[DB].session() as session:
+        uploads = (await session.exec(select(Upload).where(Upload.job_id == job.id))).all()
+        await session.exec(delete(Upload).where(col(Upload.job_id) == job.id))
+        await session.exec(delete(Job).where(col(Job.id) == job.id))
+        await session.commit()
+    for upload in uploads:
+        if upload.multipart_id and upload.status == "pending":
+            await storage.abort_multipart(upload.key, upload.multipart_id)
+    await storage.delete(job.s3_video_key)
+    await storage.delete_prefix(job.s3_output_prefix + "/")
+    return web.Response(status=204)

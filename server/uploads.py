@@ -1,0 +1,257 @@
+"""Uploads of recorded matches: a job is created with a presigned URL (or multipart part URLs)
+for its video, the client sends the bytes straight to storage, and confirming queues the
+analysis once the object is there and looks like a video."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlmodel import select
+
+from analysis.court import Court, CourtError
+from server.config import Settings
+from server.db import Database
+from server.errors import ApiError, BadRequest, Conflict, NotFound, PayloadTooLarge
+from server.jobs import JobRunner, safe_filename
+from server.models import Job, JobStatus, Upload, User, utcnow
+from storage import MIN_PART_SIZE, PartUpload, Storage
+
+MAX_PARTS = 10_000  # S3's limit
+SNIFF_BYTES = 64 * 1024
+
+
+class NotAVideo(ApiError):
+    status = 422
+
+
+@dataclass(frozen=True)
+class UploadSpec:
+    filename: str
+    content_type: str
+    size: int
+    court: dict[str, list[float]] | None
+
+    @classmethod
+    def parse(cls, body: dict[str, Any], settings: Settings) -> UploadSpec:
+        filename, content_type, size = (
+            body.get("filename"),
+            body.get("content_type"),
+            body.get("size"),
+        )
+        if not isinstance(filename, str) or not filename.strip() or len(filename) > 255:
+            raise BadRequest("filename is required (at most 255 characters)")
+        if not isinstance(content_type, str) or not re.fullmatch(
+            r"video/[A-Za-z0-9.+-]+", content_type
+        ):
+            raise BadRequest("content_type must be a video type such as video/mp4")
+        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+            raise BadRequest("size must be the file's size in bytes")
+        if size > settings.max_upload_bytes:
+            raise PayloadTooLarge(
+                f"the file is larger than the {settings.max_upload_bytes // 2**30} GiB limit"
+            )
+        return cls(filename.strip(), content_type, size, parse_court(body.get("court")))
+
+
+def parse_court(value: Any) -> dict[str, list[float]] | None:
+    """The 4 corners as given, checked for shape (the frame size is checked at analysis)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise BadRequest("court must be an object with far_left, far_right, near_right, near_left")
+    try:
+        court = Court.from_mapping(value)
+    except (CourtError, KeyError, TypeError, ValueError) as exc:
+        raise BadRequest(f"bad court: {exc}") from exc
+    names = ("far_left", "far_right", "near_right", "near_left")
+    return {name: [float(v) for v in point] for name, point in zip(names, court.corners.tolist())}
+
+
+class Uploads:
+    def __init__(self, db: Database, storage: Storage, jobs: JobRunner, settings: Settings) -> None:
+        self.db = db
+        self.storage = storage
+        self.jobs = jobs
+        self.settings = settings
+
+    async def request_single(self, user: User, spec: UploadSpec) -> tuple[Job, str]:
+        if spec.size > self.settings.single_upload_max_bytes:
+            limit = self.settings.single_upload_max_bytes // 2**20
+            raise PayloadTooLarge(
+                f"files over {limit} MB are uploaded in parts: use /api/v1/upload/multipart/init"
+            )
+        job = await self._create(user, spec)
+        url = await self.storage.presign_put(
+            job.s3_video_key, spec.content_type, self.settings.upload_url_ttl_s
+        )
+        return job, url
+
+    async def init_multipart(
+        self, user: User, spec: UploadSpec
+    ) -> tuple[Job, str, int, list[PartUpload]]:
+        part_size = max(
+            self.settings.upload_part_bytes, MIN_PART_SIZE, math.ceil(spec.size / MAX_PARTS)
+        )
+        count = math.ceil(spec.size / part_size)
+        job = await self._create(user, spec, part_size=part_size)
+        upload_id = await self.storage.create_multipart(job.s3_video_key, spec.content_type)
+        async with self.db.session() as session:
+            upload = await self._upload_of(session, job.id)
+            upload.multipart_id = upload_id
+            session.add(upload)
+            await session.commit()
+        parts = await self.storage.presign_parts(
+            job.s3_video_key, upload_id, range(1, count + 1), self.settings.upload_url_ttl_s
+        )
+        return job, upload_id, part_size, parts
+
+    async def complete_multipart(self, user: User, job_id: str, parts: Any) -> Job:
+        job, upload = await self._pending(user, job_id)
+        if upload.multipart_id is None:
+            raise BadRequest("this upload is a single PUT, not a multipart upload")
+        if not isinstance(parts, list) or not parts:
+            raise BadRequest("parts must be a list of {part_number, etag}")
+        try:
+            pairs = sorted((int(p["part_number"]), str(p["etag"])) for p in parts)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadRequest("each part needs a part_number and an etag") from exc
+        expected = math.ceil(upload.size / (upload.part_size or upload.size))
+        if [n for n, _ in pairs] != list(range(1, expected + 1)):
+            raise BadRequest(f"expected parts 1..{expected}, each once")
+        info = await self.storage.complete_multipart(job.s3_video_key, upload.multipart_id, pairs)
+        if info.size != upload.size:
+            raise BadRequest(f"the parts add up to {info.size} bytes, not {upload.size}")
+        await self._set_upload(upload.id, status="complete", completed_at=utcnow())
+        return job
+
+    async def abort_multipart(self, user: User, job_id: str) -> None:
+        job, upload = await self._pending(user, job_id)
+        if upload.multipart_id is not None:
+            await self.storage.abort_multipart(job.s3_video_key, upload.multipart_id)
+        await self._set_upload(upload.id, status="aborted")
+        async with self.db.session() as session:
+            stored = await session.get(Job, job.id)
+            if stored is not None:
+                stored.status, stored.error = JobStatus.FAILED, "upload cancelled"
+                stored.updated_at = utcnow()
+                session.add(stored)
+                await session.commit()
+
+    async def confirm(self, user: User, job_id: str, court: Any) -> Job:
+        job, upload = await self._pending(user, job_id)
+        court = parse_court(court) or job.court
+        if court is None:
+            raise BadRequest("the court's 4 corners are needed: give court here or at request")
+        info = await self.storage.head(job.s3_video_key)
+        if info is None:
+            raise BadRequest("the video has not arrived in storage yet: upload it first")
+        if info.size != job.size:
+            raise BadRequest(f"the stored video has {info.size} bytes, {job.size} were announced")
+        head = await self._first_bytes(job.s3_video_key)
+        async with self.db.session() as session:
+            stored = await session.get(Job, job.id)
+            assert stored is not None
+            stored.court = court
+            stored.updated_at = utcnow()
+            if not looks_like_video(head):
+                stored.status = JobStatus.FAILED
+                stored.error = "not a video file: the upload is not in a known video format"
+            else:
+                stored.status = JobStatus.QUEUED
+            session.add(stored)
+            upload_row = await session.get(Upload, upload.id)
+            if upload_row is not None and upload_row.status != "complete":
+                upload_row.status, upload_row.completed_at = "complete", utcnow()
+                session.add(upload_row)
+            await session.commit()
+        if stored.status == JobStatus.FAILED:
+            raise NotAVideo(stored.error or "not a video", detail={"job_id": stored.id})
+        self.jobs.enqueue(stored.id)
+        return stored
+
+    async def _first_bytes(self, key: str) -> bytes:
+        head = b""
+        async for chunk in self.storage.iter_chunks(key, chunk_size=SNIFF_BYTES):
+            head += chunk
+            if len(head) >= SNIFF_BYTES:
+                break
+        return head[:SNIFF_BYTES]
+
+    async def _create(self, user: User, spec: UploadSpec, part_size: int | None = None) -> Job:
+        job = Job(
+            owner_id=user.id,
+            filename=spec.filename,
+            content_type=spec.content_type,
+            size=spec.size,
+            court=spec.court,
+            storage_type=self.storage.kind,
+            s3_video_key="",
+            s3_output_prefix="",
+        )
+        # Keys are made here, from the owner and a random job id: a client never names one.
+        job.s3_video_key = f"users/{user.id}/uploads/{job.id}/{safe_filename(spec.filename)}"
+        job.s3_output_prefix = f"users/{user.id}/outputs/{job.id}"
+        upload = Upload(
+            owner_id=user.id,
+            job_id=job.id,
+            key=job.s3_video_key,
+            size=spec.size,
+            content_type=spec.content_type,
+            part_size=part_size,
+            expires_at=utcnow() + timedelta(seconds=self.settings.upload_url_ttl_s),
+        )
+        async with self.db.session() as session:
+            session.add(job)
+            await session.flush()
+            session.add(upload)
+            await session.commit()
+        return job
+
+    async def _pending(self, user: User, job_id: str) -> tuple[Job, Upload]:
+        async with self.db.session() as session:
+            job = await session.get(Job, job_id)
+            if job is None or job.owner_id != user.id:
+                raise NotFound("no such job")
+            upload = await self._upload_of(session, job.id)
+        if job.status != JobStatus.UPLOADING or upload.status == "aborted":
+            raise Conflict(f"this job's upload is already finished (status {job.status})")
+        return job, upload
+
+    @staticmethod
+    async def _upload_of(session, job_id: str) -> Upload:
+        upload = (await session.exec(select(Upload).where(Upload.job_id == job_id))).first()
+        if upload is None:
+            raise NotFound("no upload for this job")
+        return upload
+
+    async def _set_upload(self, upload_id: str, **fields: Any) -> None:
+        async with self.db.session() as session:
+            upload = await session.get(Upload, upload_id)
+            if upload is not None:
+                for name, value in fields.items():
+                    setattr(upload, name, value)
+                session.add(upload)
+                await session.commit()
+
+
+def looks_like_video(head: bytes) -> bool:
+    """True for the containers cameras and phones write (MP4/MOV/3GP, Matroska/WebM, AVI,
+    MPEG transport and program streams, FLV, raw H.264/HEVC); FFmpeg has the final word when
+    the job decodes it."""
+    if len(head) >= 12 and head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip"):
+        return True
+    if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: Matroska, WebM
+        return True
+    if head.startswith(b"RIFF") and head[8:12] in (b"AVI ", b"AVIX"):
+        return True
+    if head.startswith(b"\x47") and len(head) > 188 and head[188] == 0x47:  # MPEG-TS
+        return True
+    if len(head) > 196 and head[4] == 0x47 and head[196] == 0x47:  # M2TS (AVCHD .mts)
+        return True
+    if head.startswith((b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3", b"FLV")):
+        return True
+    return head.startswith((b"\x00\x00\x00\x01", b"\x00\x00\x01"))  # Annex B elementary
