@@ -1,0 +1,108 @@
+"""The batch pages in headless Chromium (the system's, driven by Playwright) against a real
+server: register, pick the court on a frame of the video, upload a real clip, watch the
+progress, open the report and see its numbers and heatmaps, on a phone-sized screen."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from server.app import create_app
+from tests.conftest import require
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+CORNERS = ("far_left", "far_right", "near_right", "near_left")
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+async def browser():
+    require(CHROMIUM.exists(), "the system chromium (Debian package chromium)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        await browser.close()
+
+
+async def click_video_pixel(page, x: float, y: float) -> None:
+    """Taps the preview where the video's own pixel (x, y) is shown (it may be letterboxed)."""
+    box = await page.locator("#preview").bounding_box()
+    vw, vh = await page.evaluate(
+        "() => [document.querySelector('#preview').videoWidth,"
+        " document.querySelector('#preview').videoHeight]"
+    )
+    scale = min(box["width"] / vw, box["height"] / vh)
+    left = box["x"] + (box["width"] - vw * scale) / 2
+    top = box["y"] + (box["height"] - vh * scale) / 2
+    await page.mouse.click(left + x * scale, top + y * scale)
+
+
+async def test_upload_and_report_pages(aiohttp_server, settings, browser, clip, cli_report):
+    server = await aiohttp_server(create_app(settings))
+    page = await browser.new_page(viewport=PHONE, device_scale_factor=2, has_touch=True)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    await page.goto(str(server.make_url("/static/login.html#register")))
+    await page.fill("#email", "coach@example.com")
+    await page.fill("#password", "a long enough password")
+    await page.click("#register")
+    await page.wait_for_url("**/jobs.html")
+
+    await page.goto(str(server.make_url("/static/upload.html")))
+    await page.set_input_files("#file", str(clip.video))
+    await page.wait_for_function("document.querySelector('#preview').readyState >= 2")
+    for name in CORNERS:
+        await click_video_pixel(page, *clip.corners[name])
+    picked = await page.text_content("#court-values")
+    numbers = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", picked)]
+    expected = [v for name in CORNERS for v in clip.corners[name]]
+    # One CSS pixel of the phone screen is ~3 video pixels.
+    assert numbers == pytest.approx(expected, abs=4), picked
+    # The exact corners, typed, so that the report can be compared with the command line's.
+    await page.click("#court-manual-box summary")
+    await page.fill("#court-manual", ",".join(f"{v:g}" for v in expected))
+    await page.click("#apply-court")
+
+    await page.click("#start-upload")
+    await page.wait_for_url("**/report.html?job=*", timeout=60_000)
+    await page.wait_for_selector("#report", state="visible", timeout=240_000)
+
+    total = await page.text_content("#summary-total-shots")
+    assert total.strip() == str(cli_report["summary"]["total_shots"])
+    rows = await page.locator("#rally-table tbody tr").count()
+    assert rows == len(cli_report["rallies"])
+    bars = await page.eval_on_selector_all(
+        "#shot-chart g[data-type]", "gs => gs.map(g => [g.dataset.type, +g.dataset.count])"
+    )
+    distribution = cli_report["summary"]["shot_distribution"]
+    assert {t: n for t, n in bars if n} == distribution
+    assert len(bars) == 9  # every shot type has its bar, empty or not
+    for heatmap in ("#heatmap-near", "#heatmap-far"):
+        await page.wait_for_function(
+            f"document.querySelector('{heatmap}').complete"
+            f" && document.querySelector('{heatmap}').naturalWidth > 0"
+        )
+    wide = await page.evaluate(
+        "document.documentElement.scrollWidth > document.documentElement.clientWidth"
+    )
+    assert not wide, "the report scrolls sideways on a phone"
+
+    await page.goto(str(server.make_url("/static/jobs.html")))
+    row = page.locator(".job-row")
+    await row.first.wait_for()
+    assert await row.count() == 1
+    assert await row.first.get_attribute("data-status") == "done"
+    assert errors == []
