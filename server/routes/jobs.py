@@ -8,10 +8,11 @@ from typing import Any
 from aiohttp import web
 from sqlmodel import col, delete, select
 
-from server.context import DB, JOBS, SETTINGS, STORAGE, absolute_url, current_user
-from server.errors import Conflict, NotFound
+from server.context import DB, JOBS, SETTINGS, STORAGE, absolute_url, current_user, json_body
+from server.errors import BadRequest, Conflict, NotFound
 from server.jobs import OUTPUTS
-from server.models import Job, JobStatus, Upload, User, iso
+from server.models import Job, JobStatus, Upload, User, iso, utcnow
+from server.uploads import parse_court
 
 routes = web.RouteTableDef()
 
@@ -88,6 +89,30 @@ async def get_outputs(request: web.Request) -> web.Response:
     if job.status != JobStatus.DONE:
         raise Conflict(f"the outputs are not ready (status {job.status})")
     return web.json_response(await output_urls(request, job))
+
+
+@routes.post("/api/v1/jobs/{job_id}/court")
+async def set_court(request: web.Request) -> web.Response:
+    """Corrects the court of a finished (or failed) job and analyses the video again."""
+    job = await owned_job(request, await current_user(request))
+    court = parse_court((await json_body(request)).get("court"))
+    if court is None:
+        raise BadRequest("court is required: the 4 corners")
+    if job.status not in (JobStatus.DONE, JobStatus.FAILED):
+        raise Conflict(f"the court can be changed once the job has finished (status {job.status})")
+    if not await request.app[STORAGE].exists(job.s3_video_key):
+        raise Conflict("the video of this job is not in storage (the upload never finished)")
+    async with request.app[DB].session() as session:
+        stored = await session.get(Job, job.id)
+        if stored is None:
+            raise NotFound("no such job")
+        stored.court, stored.status, stored.progress = court, JobStatus.QUEUED, 0.0
+        stored.error = stored.summary = stored.started_at = stored.finished_at = None
+        stored.updated_at = utcnow()
+        session.add(stored)
+        await session.commit()
+    request.app[JOBS].enqueue(stored.id)
+    return web.json_response(await job_json(request, stored), status=202)
 
 
 @routes.delete("/api/v1/jobs/{job_id}")

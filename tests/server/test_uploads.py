@@ -227,3 +227,27 @@ async def test_expired_upload_url_is_rejected(aiohttp_client, settings):
             ticket["upload_url"], data=data, headers={"Content-Type": "video/mp4"}
         ) as again:
             assert "expired" in (await again.json())["error"]
+
+
+async def test_court_can_be_corrected_after_the_job(client, alice, bob):
+    data = b"\x00\x00\x00\x18ftypmp42" + bytes(5000)  # looks like MP4, does not decode
+    ticket = await upload_single(alice, data)
+    path = f"/api/v1/jobs/{ticket['job_id']}/court"
+    early = await alice.call("POST", path, json={"court": COURT})
+    assert early.status == 409  # still uploading
+    confirm = await alice.call(
+        "POST", f"/api/v1/upload/confirm/{ticket['job_id']}", json={"court": COURT}
+    )
+    assert confirm.status == 202
+    job = await wait_for_job(alice, ticket["job_id"], timeout=120)
+    assert job["status"] == "failed" and "match.mp4" in job["error"]
+
+    moved = {**COURT, "far_left": [410, 305]}
+    assert (await bob.call("POST", path, json={"court": moved})).status == 404
+    bad = await alice.call("POST", path, json={"court": {"far_left": [1, 2]}})
+    assert bad.status == 400
+    again = await alice.call("POST", path, json={"court": moved})
+    assert again.status == 202
+    assert (await again.json())["court"]["far_left"] == [410.0, 305.0]
+    job = await wait_for_job(alice, ticket["job_id"], timeout=120)
+    assert job["status"] == "failed" and job["court"]["far_left"] == [410.0, 305.0]
