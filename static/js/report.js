@@ -1,10 +1,12 @@
 /**
  * The report page (report.html?job=<id>): follows the job until it is done, then shows its
- * summary, shot chart, court diagram, heatmaps, rallies and the video with seekable shots.
+ * summary, shot chart, court diagram, heatmaps, rallies and the video with seekable shots,
+ * and offers to analyse it again with corrected court corners.
  */
 
 import { ApiError, api, byId, el, showError } from "./api.js";
 import { initAccount } from "./account.js";
+import { CourtFix } from "./court-fix.js";
 import { formatClock, formatPercent, shotLabel } from "./format.js";
 import { isActive, pollWhile, statusText } from "./job-status.js";
 import { drawCourt, drawShotChart } from "./report-charts.js";
@@ -17,6 +19,7 @@ const PLAYER_NAMES = { near: "Near", far: "Far" };
 const jobId = new URLSearchParams(location.search).get("job");
 const video = byId("report-video");
 const errorBox = byId("report-error");
+const courtFix = new CourtFix(jobId, followAgain);
 /** @type {Array<object>} the report's shots, in table order */
 let shots = [];
 
@@ -127,7 +130,7 @@ function countTypes(list) {
   return counts;
 }
 
-function showReport(report, outputs) {
+function showReport(job, report, outputs) {
   const shotList = [...(report.shots || [])].sort((a, b) => a.time - b.time);
   fillSummary(report);
   fillShots(shotList);
@@ -141,12 +144,23 @@ function showReport(report, outputs) {
     image.closest("figure").hidden = !url;
     if (url) image.src = url;
   }
+  video.hidden = !outputs.video;
   if (outputs.video) video.src = outputs.video;
-  else video.hidden = true;
   const json = byId("report-json");
   json.hidden = !outputs.report;
   if (outputs.report) json.href = outputs.report;
+  courtFix.show(job, outputs.video);
   byId("report").hidden = false;
+}
+
+/** Back to following the job, which the server has queued again with a corrected court. */
+function followAgain(job) {
+  video.pause();
+  byId("report").hidden = true;
+  showError(errorBox, "");
+  showJob(job);
+  byId("job-state").scrollIntoView({ block: "start", behavior: "smooth" });
+  pollWhile(load, POLL_MS);
 }
 
 /** One poll: show the job; once done, fetch and show the report and stop polling. */
@@ -164,13 +178,16 @@ async function load() {
   }
   showError(errorBox, "");
   showJob(job);
-  if (job.status !== "done") return isActive(job);
+  if (job.status !== "done") {
+    byId("report").hidden = true;
+    return isActive(job);
+  }
   try {
     const [report, outputs] = await Promise.all([
       api(`/jobs/${encodeURIComponent(jobId)}/report`),
       api(`/jobs/${encodeURIComponent(jobId)}/outputs`),
     ]);
-    showReport(report, outputs);
+    showReport(job, report, outputs);
   } catch (err) {
     showError(errorBox, `Could not load the report: ${err.message}`);
   }
