@@ -9,12 +9,13 @@ from aiohttp import web
 
 from server.accounts import Accounts
 from server.config import Settings
-from server.context import ACCOUNTS, DB, JOBS, SETTINGS, STORAGE, UPLOADS
+from server.context import ACCOUNTS, DB, JOBS, SETTINGS, STORAGE, STREAMS, UPLOADS
 from server.db import Database
 from server.errors import ApiError
 from server.jobs import JobRunner
 from server.logs import setup_logging
-from server.routes import auth, files, jobs, uploads
+from server.routes import auth, files, jobs, streams, uploads
+from server.streams import Streams
 from server.uploads import Uploads
 from storage import (
     InvalidKey,
@@ -125,13 +126,21 @@ async def jobs_context(app: web.Application) -> AsyncIterator[None]:
     await runner.close()
 
 
+async def streams_context(app: web.Application) -> AsyncIterator[None]:
+    streams = Streams(app[DB], app[STORAGE], app[SETTINGS])
+    await streams.recover()
+    app[STREAMS] = streams
+    yield
+    await streams.close()
+
+
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings.from_env()
     app = web.Application(middlewares=[json_errors], client_max_size=settings.max_request_bytes)
     app[SETTINGS] = settings
-    app.cleanup_ctx.extend([database_context, storage_context, jobs_context])
+    app.cleanup_ctx.extend([database_context, storage_context, jobs_context, streams_context])
     app.router.add_get("/api/v1/health", health)
-    for module in (auth, uploads, jobs, files):
+    for module in (auth, uploads, jobs, files, streams):
         app.router.add_routes(module.routes)
     app.router.add_get("/", page("index.html"))
     app.router.add_static("/static/", settings.static_dir)

@@ -47,6 +47,10 @@ class Settings:
     analysis_fps: float = 15.0
     job_workers: int = 1
     job_retries: int = 3
+    # Live streams: poses per second and player (at most the stream's own rate), and how long
+    # a publisher that dropped off may take to reconnect before its session ends.
+    live_pose_fps: float = 10.0
+    publisher_grace_s: float = 30.0
 
     @property
     def database(self) -> str:
@@ -91,6 +95,8 @@ class Settings:
                 stun_urls=_split(env.get("STUN_URLS")),
                 analysis_fps=float(env.get("ANALYSIS_FPS", cls.analysis_fps)),
                 job_workers=int(env.get("JOB_WORKERS", cls.job_workers)),
+                live_pose_fps=float(env.get("LIVE_POSE_FPS", cls.live_pose_fps)),
+                publisher_grace_s=float(env.get("PUBLISHER_GRACE_S", cls.publisher_grace_s)),
             )
         except ValueError as exc:
             raise ConfigError(f"bad setting: {exc}") from exc

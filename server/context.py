@@ -15,6 +15,7 @@ from server.models import User
 
 if TYPE_CHECKING:
     from server.jobs import JobRunner
+    from server.streams import Streams
     from server.uploads import Uploads
     from storage import Storage
 
@@ -24,6 +25,7 @@ ACCOUNTS = web.AppKey("accounts", Accounts)
 STORAGE: web.AppKey[Storage] = web.AppKey("storage")
 JOBS: web.AppKey[JobRunner] = web.AppKey("jobs")
 UPLOADS: web.AppKey[Uploads] = web.AppKey("uploads")
+STREAMS: web.AppKey[Streams] = web.AppKey("streams")
 USER = web.RequestKey("user", User)
 
 

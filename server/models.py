@@ -100,3 +100,50 @@ class Upload(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     completed_at: datetime | None = None
+
+
+class StreamStatus:
+    SETUP = "setup"  # created; the court must be set before it starts
+    STREAMING = "streaming"
+    ENDED = "ended"
+
+
+class StreamSession(SQLModel, table=True):
+    """One live session: a publisher's camera, its analysis, viewers and recordings."""
+
+    __tablename__ = "stream_sessions"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    owner_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    name: str = Field(default="", max_length=200)
+    status: str = Field(default=StreamStatus.SETUP, index=True, max_length=16)
+    quality: str = Field(default="medium", max_length=16)
+    court: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    frame_size: list[int] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    total_shots: int = 0
+    total_rallies: int = 0
+    stats: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    output_prefix: str = Field(max_length=1024)
+    # The recording in progress: its local file, and the key it will have in storage.
+    recording_path: str | None = Field(default=None, max_length=1024)
+    recording_key: str | None = Field(default=None, max_length=1024)
+    recordings: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    report_key: str | None = Field(default=None, max_length=1024)
+    heatmap_near_key: str | None = Field(default=None, max_length=1024)
+    heatmap_far_key: str | None = Field(default=None, max_length=1024)
+    error: str | None = None
+
+
+class ViewerLink(SQLModel, table=True):
+    """A view-only link to one session; revoked links stop working at once."""
+
+    __tablename__ = "viewer_links"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    session_id: str = Field(foreign_key="stream_sessions.id", index=True, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: datetime | None = None

@@ -1,0 +1,1 @@
+"""Live streams: WebRTC peer connections, the newest-frame analysis, viewers and recording."""

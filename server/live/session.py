@@ -1,0 +1,277 @@
+"""One live session in memory: the publisher's connection, the analysis, the viewers and the
+recorder. It owns all of them and closes all of them, once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaRelay
+
+from analysis.court import Court
+from server.live.analysis import LiveAnalysis, Messages
+from server.live.recorder import Mp4Recorder
+from server.live.tracks import PublisherTrack
+
+log = logging.getLogger(__name__)
+
+# A data channel holding more than this is not being read fast enough: position updates
+# are then skipped for it rather than queued (shots and stats are always sent).
+MAX_BUFFERED_BYTES = 256 * 1024
+SKIPPABLE = {"position_update"}
+
+
+class OfferError(ValueError):
+    """The SDP offer cannot be used (malformed, or without what the session needs)."""
+
+
+class LiveSession:
+    def __init__(
+        self,
+        session_id: str,
+        court: Court,
+        frame_size: tuple[int, int],
+        ice: RTCConfiguration,
+        *,
+        pose_fps: float,
+        max_fps: float = 30.0,
+        publisher_grace_s: float = 30.0,
+        on_abandoned: Callable[[LiveSession], Awaitable[None]] | None = None,
+    ) -> None:
+        self.id = session_id
+        self.ice = ice
+        self.publisher_grace_s = publisher_grace_s
+        self.on_abandoned = on_abandoned
+        self.track = PublisherTrack()
+        self.relay = MediaRelay()
+        self.analysis = LiveAnalysis(
+            court, frame_size, self.broadcast, pose_fps=pose_fps, max_fps=max_fps, name=session_id
+        )
+        self.analysis.start(self.relay.subscribe(self.track, buffered=False))
+        self.started_monotonic = time.monotonic()
+        self.total_shots = 0
+        self.current_rally = 0
+        self.shot_distribution: dict[str, int] = {}
+        self.last_shot: dict[str, Any] | None = None
+        self.recorder: Mp4Recorder | None = None
+        self._publisher: RTCPeerConnection | None = None
+        self._channels: dict[RTCPeerConnection, RTCDataChannel] = {}
+        self._viewers: set[RTCPeerConnection] = set()
+        self._grace: asyncio.TimerHandle | None = None
+        self._abandon_task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # -- signalling ------------------------------------------------------------------------
+
+    async def publisher_offer(self, sdp: str, kind: str) -> RTCSessionDescription:
+        """Answers the phone's offer. A new offer replaces the previous connection (the phone
+        reconnecting after a network drop); the analysis carries on."""
+        self._check_open()
+        pc = RTCPeerConnection(self.ice)
+        previous, self._publisher = self._publisher, pc
+        self._cancel_grace()
+
+        @pc.on("track")
+        def on_track(track) -> None:
+            if track.kind == "video":
+                self.track.attach(track)
+
+        @pc.on("datachannel")
+        def on_datachannel(channel: RTCDataChannel) -> None:
+            self._add_channel(pc, channel)
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            log.info("stream %s: publisher connection %s", self.id, pc.connectionState)
+            if pc.connectionState in ("failed", "closed") and pc is self._publisher:
+                self._start_grace()
+
+        try:
+            answer = await self._answer(pc, sdp, kind, expect_video=True)
+        except BaseException:
+            self._publisher = previous
+            await pc.close()
+            raise
+        if previous is not None:
+            self._channels.pop(previous, None)
+            await previous.close()
+        return answer
+
+    async def viewer_offer(self, sdp: str, kind: str) -> RTCSessionDescription:
+        """Answers a coach's offer: the live video (newest frames only) and the results."""
+        self._check_open()
+        pc = RTCPeerConnection(self.ice)
+        self._viewers.add(pc)
+        pc.addTrack(self.relay.subscribe(self.track, buffered=False))
+
+        @pc.on("datachannel")
+        def on_datachannel(channel: RTCDataChannel) -> None:
+            self._add_channel(pc, channel)
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                self._viewers.discard(pc)
+                self._channels.pop(pc, None)
+                await pc.close()
+
+        try:
+            return await self._answer(pc, sdp, kind, expect_video=False)
+        except BaseException:
+            self._viewers.discard(pc)
+            await pc.close()
+            raise
+
+    async def _answer(
+        self, pc: RTCPeerConnection, sdp: str, kind: str, expect_video: bool
+    ) -> RTCSessionDescription:
+        if kind != "offer":
+            raise OfferError(f"expected an SDP offer, got type {kind!r}")
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise OfferError(f"malformed SDP offer: {exc}") from exc
+        kinds = {t.kind for t in pc.getTransceivers()}
+        if expect_video and "video" not in kinds:
+            raise OfferError("the offer has no video to send")
+        if pc.sctp is None:
+            raise OfferError("the offer has no data channel for the results")
+        await pc.setLocalDescription(await pc.createAnswer())
+        return pc.localDescription
+
+    # -- results -----------------------------------------------------------------------------
+
+    async def broadcast(self, messages: Messages) -> None:
+        """Sends analysis messages to the publisher and every viewer."""
+        for message in messages:
+            self._note(message)
+        for channel in list(self._channels.values()):
+            if channel.readyState != "open":
+                continue
+            crowded = channel.bufferedAmount > MAX_BUFFERED_BYTES
+            for message in messages:
+                if crowded and message["type"] in SKIPPABLE:
+                    continue
+                channel.send(json.dumps(message))
+
+    def _note(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "shot_detected":
+            self.last_shot = message
+        elif kind == "stats_update":
+            self.total_shots = message.get("total_shots", self.total_shots)
+            self.current_rally = message.get("current_rally", self.current_rally)
+            self.shot_distribution = dict(message.get("shot_distribution", {}))
+
+    def _add_channel(self, pc: RTCPeerConnection, channel: RTCDataChannel) -> None:
+        self._channels[pc] = channel
+
+        @channel.on("message")
+        def on_message(data: str | bytes) -> None:
+            reply = client_message_reply(data)
+            if reply is not None and channel.readyState == "open":
+                channel.send(json.dumps(reply))
+
+    # -- recording ---------------------------------------------------------------------------
+
+    def start_recording(self, path: Path, fps: float) -> None:
+        if self.recorder is not None:
+            raise RuntimeError("already recording")
+        self.recorder = Mp4Recorder(path, self.relay.subscribe(self.track, buffered=False), fps)
+        self.recorder.start()
+
+    async def stop_recording(self) -> Path | None:
+        recorder, self.recorder = self.recorder, None
+        if recorder is None:
+            return None
+        frames = await recorder.stop()
+        log.info("stream %s: recorded %d frames to %s", self.id, frames, recorder.path.name)
+        return recorder.path
+
+    # -- status and ending ---------------------------------------------------------------------
+
+    @property
+    def viewer_count(self) -> int:
+        return len(self._viewers)
+
+    @property
+    def publisher_connected(self) -> bool:
+        return self._publisher is not None and self._publisher.connectionState == "connected"
+
+    def status(self) -> dict[str, Any]:
+        latency = self.analysis.latency.percentiles()
+        return {
+            "publisher_connected": self.publisher_connected,
+            "viewers": self.viewer_count,
+            "recording": self.recorder is not None,
+            "fps": {
+                "received": round(self.analysis.received.rate(), 1),
+                "analysed": round(self.analysis.analysed.rate(), 1),
+            },
+            "frames_dropped": self.analysis.dropped,
+            "latency_ms": {"p50": latency.p50_ms, "p95": latency.p95_ms, "window_s": 60},
+            "total_shots": self.total_shots,
+            "current_rally": self.current_rally,
+            "shot_distribution": self.shot_distribution,
+            "last_shot": self.last_shot,
+        }
+
+    async def close(self) -> tuple[dict[str, Any] | None, Path | None]:
+        """Ends everything: the last results are sent, connections closed. Returns the final
+        report (None when no frame was analysed) and the recording file left to store."""
+        if self._closed:
+            return None, None
+        self._closed = True
+        self._cancel_grace()
+        recording = await self.stop_recording()
+        self.track.stop()
+        messages, report = await self.analysis.finish()
+        await self.broadcast([*messages, {"type": "session_ended", "timestamp": None}])
+        await asyncio.sleep(0.05)  # lets the last messages leave before the channels close
+        peers = [pc for pc in (self._publisher, *self._viewers) if pc is not None]
+        self._publisher, self._viewers, self._channels = None, set(), {}
+        await asyncio.gather(*(pc.close() for pc in peers), return_exceptions=True)
+        return report, recording
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise OfferError("this session has ended")
+
+    def _start_grace(self) -> None:
+        if self._grace is None and not self._closed and self.on_abandoned is not None:
+            loop = asyncio.get_running_loop()
+            self._grace = loop.call_later(self.publisher_grace_s, self._abandon)
+
+    def _cancel_grace(self) -> None:
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+
+    def _abandon(self) -> None:
+        self._grace = None
+        if self.on_abandoned is not None and not self._closed:
+            log.info("stream %s: the publisher did not come back; ending", self.id)
+            self._abandon_task = asyncio.create_task(self.on_abandoned(self))
+
+
+def client_message_reply(data: str | bytes) -> dict[str, Any] | None:
+    """What the server answers to a message a client sent on the data channel."""
+    try:
+        message = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return {"type": "error", "code": "bad_message", "message": "messages must be JSON"}
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return {"type": "error", "code": "bad_message", "message": "a message needs a type"}
+    if message["type"] == "ping":
+        return {"type": "pong", "t": message.get("t"), "server_time": time.time()}
+    return {
+        "type": "error",
+        "code": "unknown_message",
+        "message": f"unknown message type {message['type'][:40]!r}",
+    }

@@ -1,0 +1,145 @@
+"""/stream: live sessions (court, start, WebRTC offer, status, recording, viewer links, end),
+/view: what a viewer link opens, and /ice-servers."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from server.context import SETTINGS, STREAMS, current_user, json_body
+from server.live.ice import ice_servers
+from server.models import iso
+from server.streams import QUALITY_PRESETS
+
+routes = web.RouteTableDef()
+
+
+def answer_json(description) -> web.Response:
+    return web.json_response({"sdp": description.sdp, "type": description.type})
+
+
+@routes.get("/api/v1/stream/presets")
+async def presets(request: web.Request) -> web.Response:
+    return web.json_response({"presets": QUALITY_PRESETS})
+
+
+@routes.get("/api/v1/ice-servers")
+async def get_ice_servers(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    return web.json_response({"iceServers": ice_servers(request.app[SETTINGS], user.id)})
+
+
+@routes.get("/api/v1/streams")
+async def list_sessions(request: web.Request) -> web.Response:
+    streams = request.app[STREAMS]
+    sessions = await streams.list(await current_user(request))
+    return web.json_response({"sessions": [streams.session_json(s) for s in sessions]})
+
+
+@routes.post("/api/v1/stream/create")
+async def create(request: web.Request) -> web.Response:
+    streams = request.app[STREAMS]
+    session = await streams.create(await current_user(request), await json_body(request))
+    return web.json_response(streams.session_json(session), status=201)
+
+
+@routes.post("/api/v1/stream/{session_id}/setup-court")
+async def setup_court(request: web.Request) -> web.Response:
+    streams = request.app[STREAMS]
+    user = await current_user(request)
+    session = await streams.setup_court(
+        user, request.match_info["session_id"], await json_body(request)
+    )
+    return web.json_response(streams.session_json(session))
+
+
+@routes.post("/api/v1/stream/{session_id}/start")
+async def start(request: web.Request) -> web.Response:
+    streams = request.app[STREAMS]
+    session = await streams.start(await current_user(request), request.match_info["session_id"])
+    return web.json_response(streams.session_json(session))
+
+
+@routes.post("/api/v1/stream/{session_id}/offer")
+async def publisher_offer(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    answer = await request.app[STREAMS].publisher_offer(
+        user, request.match_info["session_id"], await json_body(request)
+    )
+    return answer_json(answer)
+
+
+@routes.get("/api/v1/stream/{session_id}/status")
+async def status(request: web.Request) -> web.Response:
+    streams = request.app[STREAMS]
+    session = await streams.owned(await current_user(request), request.match_info["session_id"])
+    return web.json_response(streams.session_json(session))
+
+
+@routes.post("/api/v1/stream/{session_id}/recording/start")
+async def recording_start(request: web.Request) -> web.Response:
+    streams = request.app[STREAMS]
+    user = await current_user(request)
+    session = await streams.recording_start(user, request.match_info["session_id"])
+    return web.json_response(streams.session_json(session))
+
+
+@routes.post("/api/v1/stream/{session_id}/recording/stop")
+async def recording_stop(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    result = await request.app[STREAMS].recording_stop(user, request.match_info["session_id"])
+    return web.json_response(result)
+
+
+@routes.post("/api/v1/stream/{session_id}/end")
+async def end(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    report = await request.app[STREAMS].end(user, request.match_info["session_id"])
+    return web.json_response(report)
+
+
+@routes.post("/api/v1/stream/{session_id}/viewers")
+async def create_viewer_link(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    session_id = request.match_info["session_id"]
+    link, token = await request.app[STREAMS].create_viewer_link(
+        user, session_id, await json_body(request)
+    )
+    url = f"{request.url.origin()}/static/viewer.html#{token}"
+    return web.json_response(
+        {"id": link.id, "url": url, "token": token, "expires_at": iso(link.expires_at)},
+        status=201,
+    )
+
+
+@routes.delete("/api/v1/stream/{session_id}/viewers/{link_id}")
+async def revoke_viewer_link(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    await request.app[STREAMS].revoke_viewer_link(
+        user, request.match_info["session_id"], request.match_info["link_id"]
+    )
+    return web.Response(status=204)
+
+
+@routes.get("/api/v1/view/{token}")
+async def view_info(request: web.Request) -> web.Response:
+    streams = request.app[STREAMS]
+    session = await streams.viewer_session(request.match_info["token"])
+    live = streams.live.get(session.id)
+    return web.json_response(
+        {
+            "name": session.name,
+            "status": session.status,
+            "court": session.court,
+            "frame_size": session.frame_size,
+            "live": live.status() if live else None,
+            "iceServers": ice_servers(request.app[SETTINGS], f"viewer-{session.id}"),
+        }
+    )
+
+
+@routes.post("/api/v1/view/{token}/offer")
+async def viewer_offer(request: web.Request) -> web.Response:
+    answer = await request.app[STREAMS].viewer_offer(
+        request.match_info["token"], await json_body(request)
+    )
+    return answer_json(answer)

@@ -1,0 +1,401 @@
+"""Stream sessions: their state in the database, the live sessions in memory, viewer links,
+recordings and the final report."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import col, select
+
+from analysis.court import Court, CourtError
+from analysis.video_analyzer import write_outputs
+from server.config import Settings
+from server.db import Database
+from server.errors import ApiError, BadRequest, Conflict, NotFound
+from server.live.ice import server_configuration
+from server.live.session import LiveSession, OfferError
+from server.live.viewer_tokens import (
+    InvalidViewerToken,
+    read_viewer_token,
+    sign_viewer_token,
+    verify_viewer_token,
+)
+from server.models import StreamSession, StreamStatus, User, ViewerLink, iso, utcnow
+from server.uploads import parse_court
+from storage import Storage
+
+log = logging.getLogger(__name__)
+
+# The capture page's quality presets: frames per second, and roughly what 720p VP8/H.264
+# needs at that rate.
+QUALITY_PRESETS: dict[str, dict[str, Any]] = {
+    "low": {"label": "Low", "fps": 5, "kbps": 400},
+    "medium": {"label": "Medium", "fps": 10, "kbps": 800},
+    "high": {"label": "High", "fps": 15, "kbps": 1200},
+    "max": {"label": "Max", "fps": 30, "kbps": 2500},
+}
+VIEWER_TTL_S = 4 * 3600
+MAX_VIEWER_TTL_S = 7 * 24 * 3600
+
+
+class Forbidden(ApiError):
+    status = 403
+
+
+class Streams:
+    def __init__(self, db: Database, storage: Storage, settings: Settings) -> None:
+        self.db = db
+        self.storage = storage
+        self.settings = settings
+        self.key = settings.signing_key()
+        self.live: dict[str, LiveSession] = {}
+        self._ending: dict[str, asyncio.Task[dict[str, Any] | None]] = {}
+
+    # -- sessions ------------------------------------------------------------------------
+
+    async def create(self, user: User, body: dict[str, Any]) -> StreamSession:
+        quality = body.get("quality", "medium")
+        if quality not in QUALITY_PRESETS:
+            raise BadRequest(f"quality must be one of {', '.join(QUALITY_PRESETS)}")
+        name = body.get("name", "")
+        if not isinstance(name, str) or len(name) > 200:
+            raise BadRequest("name must be text of at most 200 characters")
+        session = StreamSession(
+            owner_id=user.id, name=name.strip(), quality=quality, output_prefix=""
+        )
+        session.output_prefix = f"users/{user.id}/streams/{session.id}"
+        async with self.db.session() as db:
+            db.add(session)
+            await db.commit()
+        return session
+
+    async def owned(self, user: User, session_id: str) -> StreamSession:
+        async with self.db.session() as db:
+            session = await db.get(StreamSession, session_id)
+        if session is None or session.owner_id != user.id:
+            raise NotFound("no such stream session")
+        return session
+
+    async def list(self, user: User) -> list[StreamSession]:
+        async with self.db.session() as db:
+            query = (
+                select(StreamSession)
+                .where(StreamSession.owner_id == user.id)
+                .order_by(col(StreamSession.created_at).desc())
+            )
+            return list((await db.exec(query)).all())
+
+    async def setup_court(self, user: User, session_id: str, body: dict[str, Any]) -> StreamSession:
+        session = await self.owned(user, session_id)
+        if session.status != StreamStatus.SETUP:
+            raise Conflict(f"the court is set before the stream starts (status {session.status})")
+        court = parse_court(body.get("court"))
+        if court is None:
+            raise BadRequest("court is required: the 4 corners")
+        size = body.get("frame_size")
+        if (
+            not isinstance(size, list)
+            or len(size) != 2
+            or not all(isinstance(v, int) and 16 <= v <= 8192 for v in size)
+        ):
+            raise BadRequest("frame_size must be [width, height] of the video the corners are on")
+        try:
+            Court.from_mapping(court, (size[0], size[1]))
+        except CourtError as exc:
+            raise BadRequest(f"bad court: {exc}") from exc
+        return await self._update(session_id, court=court, frame_size=size)
+
+    async def start(self, user: User, session_id: str) -> StreamSession:
+        session = await self.owned(user, session_id)
+        if session.status == StreamStatus.ENDED:
+            raise Conflict("this session has ended")
+        if session.court is None or session.frame_size is None:
+            raise BadRequest("set up the court first (POST .../setup-court)")
+        if session.status == StreamStatus.STREAMING and session.id in self.live:
+            return session
+        self._open_live(session)
+        return await self._update(
+            session_id,
+            status=StreamStatus.STREAMING,
+            started_at=session.started_at or utcnow(),
+        )
+
+    def _open_live(self, session: StreamSession) -> LiveSession:
+        assert session.court is not None and session.frame_size is not None
+        fps = QUALITY_PRESETS[session.quality]["fps"]
+        size = (session.frame_size[0], session.frame_size[1])
+        live = LiveSession(
+            session.id,
+            Court.from_mapping(session.court, size),
+            size,
+            server_configuration(self.settings),
+            pose_fps=min(fps, self.settings.live_pose_fps),
+            publisher_grace_s=self.settings.publisher_grace_s,
+            on_abandoned=self._abandoned,
+        )
+        self.live[session.id] = live
+        return live
+
+    async def publisher_offer(self, user: User, session_id: str, body: dict[str, Any]):
+        session = await self.owned(user, session_id)
+        if session.status != StreamStatus.STREAMING:
+            raise Conflict(f"start the session before sending video (status {session.status})")
+        live = self.live.get(session_id) or self._open_live(session)
+        sdp, kind = parse_description(body)
+        try:
+            return await live.publisher_offer(sdp, kind)
+        except OfferError as exc:
+            raise BadRequest(str(exc)) from exc
+
+    async def end(self, user: User, session_id: str) -> dict[str, Any]:
+        session = await self.owned(user, session_id)
+        if session.status == StreamStatus.ENDED:
+            return await self.report(session)
+        await self._end(session_id)
+        return await self.report(await self.owned(user, session_id))
+
+    async def report(self, session: StreamSession) -> dict[str, Any]:
+        if session.report_key is None:
+            return {"report": None, "reason": session.error or "no video was analysed"}
+        return json.loads(await self.storage.get_bytes(session.report_key))
+
+    async def _end(self, session_id: str) -> dict[str, Any] | None:
+        """Ends a session once, even when its owner and a timeout ask at the same time."""
+        task = self._ending.get(session_id)
+        if task is None:
+            task = asyncio.create_task(self._finish(session_id), name=f"end-{session_id}")
+            self._ending[session_id] = task
+        try:
+            return await asyncio.shield(task)
+        finally:
+            if task.done():
+                self._ending.pop(session_id, None)
+
+    async def _finish(self, session_id: str) -> dict[str, Any] | None:
+        live = self.live.pop(session_id, None)
+        report, recording = (None, None) if live is None else await live.close()
+        async with self.db.session() as db:
+            session = await db.get(StreamSession, session_id)
+        if session is None:
+            return None
+        fields: dict[str, Any] = {"status": StreamStatus.ENDED, "ended_at": utcnow()}
+        if recording is not None:
+            fields["recordings"] = [
+                *session.recordings,
+                await self._store_recording(session, recording),
+            ]
+            fields["recording_path"] = fields["recording_key"] = None
+        if report is not None:
+            fields.update(await self._store_report(session, report))
+        await self._update(session_id, **fields)
+        log.info("stream %s: ended (%s shots)", session_id, fields.get("total_shots", 0))
+        return report
+
+    async def _abandoned(self, live: LiveSession) -> None:
+        await self._end(live.id)
+
+    async def _store_report(self, session: StreamSession, report: dict[str, Any]) -> dict[str, Any]:
+        with tempfile.TemporaryDirectory(prefix=f"stream-{session.id}-") as tmp:
+            report = await asyncio.to_thread(write_outputs, report, tmp)
+            keys = {}
+            for field, name, content_type in (
+                ("report_key", "report.json", "application/json"),
+                ("heatmap_near_key", "heatmap_near.png", "image/png"),
+                ("heatmap_far_key", "heatmap_far.png", "image/png"),
+            ):
+                key = f"{session.output_prefix}/{name}"
+                await self.storage.put_file(key, Path(tmp) / name, content_type)
+                keys[field] = key
+        summary = report["summary"]
+        return {
+            **keys,
+            "total_shots": summary["total_shots"],
+            "total_rallies": summary["rallies"],
+            "stats": {"shot_distribution": summary["shot_distribution"]},
+        }
+
+    # -- recording -----------------------------------------------------------------------
+
+    async def recording_start(self, user: User, session_id: str) -> StreamSession:
+        session = await self.owned(user, session_id)
+        live = self.live.get(session_id)
+        if session.status != StreamStatus.STREAMING or live is None:
+            raise Conflict("recording needs a streaming session")
+        if live.recorder is not None:
+            raise Conflict("already recording")
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        name = f"{stamp}-{secrets.token_hex(3)}.mp4"
+        path = self.settings.data_dir / "recordings" / session_id / name
+        key = f"{session.output_prefix}/recordings/{name}"
+        fps = QUALITY_PRESETS[session.quality]["fps"]
+        # Noted before the first frame, so a crash leaves a file the next start will store.
+        session = await self._update(session_id, recording_path=str(path), recording_key=key)
+        live.start_recording(path, fps)
+        return session
+
+    async def recording_stop(self, user: User, session_id: str) -> dict[str, Any]:
+        session = await self.owned(user, session_id)
+        live = self.live.get(session_id)
+        if live is None or live.recorder is None:
+            raise Conflict("not recording")
+        path = await live.stop_recording()
+        assert path is not None
+        key = await self._store_recording(session, path)
+        await self._update(
+            session_id,
+            recordings=[*session.recordings, key],
+            recording_path=None,
+            recording_key=None,
+        )
+        return {
+            "key": key,
+            "url": await self.storage.download_url(key, self.settings.download_url_ttl_s),
+        }
+
+    async def _store_recording(self, session: StreamSession, path: Path) -> str:
+        key = session.recording_key or f"{session.output_prefix}/recordings/{path.name}"
+        await self.storage.put_file(key, path, "video/mp4")
+        path.unlink(missing_ok=True)
+        return key
+
+    # -- viewers -------------------------------------------------------------------------
+
+    async def create_viewer_link(
+        self, user: User, session_id: str, body: dict[str, Any]
+    ) -> tuple[ViewerLink, str]:
+        session = await self.owned(user, session_id)
+        if session.status == StreamStatus.ENDED:
+            raise Conflict("this session has ended")
+        ttl = body.get("ttl_s", VIEWER_TTL_S)
+        if not isinstance(ttl, int) or not 60 <= ttl <= MAX_VIEWER_TTL_S:
+            raise BadRequest(f"ttl_s must be between 60 and {MAX_VIEWER_TTL_S} seconds")
+        link = ViewerLink(session_id=session_id, expires_at=utcnow() + timedelta(seconds=ttl))
+        async with self.db.session() as db:
+            db.add(link)
+            await db.commit()
+        expires = int(link.expires_at.timestamp())
+        return link, sign_viewer_token(self.key, link.id, session_id, expires)
+
+    async def revoke_viewer_link(self, user: User, session_id: str, link_id: str) -> None:
+        await self.owned(user, session_id)
+        async with self.db.session() as db:
+            link = await db.get(ViewerLink, link_id)
+            if link is None or link.session_id != session_id:
+                raise NotFound("no such viewer link")
+            link.revoked_at = utcnow()
+            db.add(link)
+            await db.commit()
+
+    async def viewer_session(self, token: str) -> StreamSession:
+        """The session a viewer token grants, after checking signature, expiry, revocation."""
+        try:
+            link_id, _, _ = read_viewer_token(token)
+        except InvalidViewerToken as exc:
+            raise Forbidden(str(exc)) from exc
+        async with self.db.session() as db:
+            link = await db.get(ViewerLink, link_id)
+            session = None if link is None else await db.get(StreamSession, link.session_id)
+        if link is None or session is None:
+            raise Forbidden("invalid viewer link")
+        try:
+            verify_viewer_token(self.key, token, session.id)
+        except InvalidViewerToken as exc:
+            raise Forbidden(str(exc)) from exc
+        if link.revoked_at is not None:
+            raise Forbidden("this viewer link was revoked")
+        return session
+
+    async def viewer_offer(self, token: str, body: dict[str, Any]):
+        session = await self.viewer_session(token)
+        live = self.live.get(session.id)
+        if session.status != StreamStatus.STREAMING or live is None:
+            raise Conflict(f"the stream is not live (status {session.status})")
+        sdp, kind = parse_description(body)
+        try:
+            return await live.viewer_offer(sdp, kind)
+        except OfferError as exc:
+            raise BadRequest(str(exc)) from exc
+
+    # -- status --------------------------------------------------------------------------
+
+    def session_json(self, session: StreamSession) -> dict[str, Any]:
+        live = self.live.get(session.id)
+        return {
+            "id": session.id,
+            "name": session.name,
+            "status": session.status,
+            "quality": session.quality,
+            "fps": QUALITY_PRESETS[session.quality]["fps"],
+            "court": session.court,
+            "frame_size": session.frame_size,
+            "created_at": iso(session.created_at),
+            "started_at": iso(session.started_at),
+            "ended_at": iso(session.ended_at),
+            "total_shots": live.total_shots if live else session.total_shots,
+            "total_rallies": session.total_rallies,
+            "recordings": session.recordings,
+            "report_key": session.report_key,
+            "error": session.error,
+            "live": live.status() if live else None,
+        }
+
+    # -- start-up and shut-down ------------------------------------------------------------
+
+    async def recover(self) -> None:
+        """After a restart: recordings left on disk go to storage, and sessions that were
+        live end (their analysis state died with the process)."""
+        async with self.db.session() as db:
+            leftovers = (
+                await db.exec(
+                    select(StreamSession).where(
+                        (StreamSession.status == StreamStatus.STREAMING)
+                        | col(StreamSession.recording_path).is_not(None)
+                    )
+                )
+            ).all()
+        for session in leftovers:
+            fields: dict[str, Any] = {}
+            if session.recording_path and Path(session.recording_path).exists():
+                key = await self._store_recording(session, Path(session.recording_path))
+                fields["recordings"] = [*session.recordings, key]
+                log.info("stream %s: stored the recording left by a restart: %s", session.id, key)
+            fields["recording_path"] = fields["recording_key"] = None
+            if session.status == StreamStatus.STREAMING:
+                fields.update(
+                    status=StreamStatus.ENDED,
+                    ended_at=utcnow(),
+                    error="the server restarted during the session",
+                )
+            await self._update(session.id, **fields)
+
+    async def close(self) -> None:
+        """Server shutdown: every live session ends properly (report and recording stored)."""
+        await asyncio.gather(*(self._end(sid) for sid in list(self.live)), return_exceptions=True)
+
+    async def _update(self, session_id: str, **fields: Any) -> StreamSession:
+        async with self.db.session() as db:
+            session = await db.get(StreamSession, session_id)
+            if session is None:
+                raise NotFound("no such stream session")
+            for name, value in fields.items():
+                setattr(session, name, value)
+            db.add(session)
+            await db.commit()
+            return session
+
+
+def parse_description(body: dict[str, Any]) -> tuple[str, str]:
+    sdp, kind = body.get("sdp"), body.get("type")
+    if not isinstance(sdp, str) or not sdp.strip() or len(sdp) > 100_000:
+        raise BadRequest("sdp is required: the session description of the offer")
+    if kind != "offer":
+        raise BadRequest("type must be 'offer'")
+    return sdp, kind

@@ -1,0 +1,156 @@
+"""Live sessions over real aiortc peer connections on loopback: a publisher streams a labelled
+clip, gets the shots back on its data channel while it plays, a viewer link shows the same
+video and results, and the end of the session gives the report."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.server.conftest import SignedIn
+from tests.server.live_client import ClipTrack, LiveClient
+
+FPS = 15
+
+
+async def create_session(user: SignedIn, clip, quality: str = "high") -> str:
+    created = await user.call("POST", "/api/v1/stream/create", json={"quality": quality})
+    assert created.status == 201, await created.text()
+    session_id = (await created.json())["id"]
+    court = await user.call(
+        "POST",
+        f"/api/v1/stream/{session_id}/setup-court",
+        json={"court": clip.corners, "frame_size": [1280, 720]},
+    )
+    assert court.status == 200, await court.text()
+    started = await user.call("POST", f"/api/v1/stream/{session_id}/start")
+    assert started.status == 200
+    return session_id
+
+
+async def connect(user: SignedIn, path: str, client: LiveClient) -> None:
+    response = await user.call("POST", path, json=await client.offer())
+    assert response.status == 200, await response.text()
+    await client.accept(await response.json())
+    await asyncio.wait_for(client.channel_open.wait(), 20)
+
+
+async def test_publisher_gets_its_shots_live_and_the_report(client, alice, clip):
+    session_id = await create_session(alice, clip)
+    publisher = LiveClient(ClipTrack(clip.video, FPS))
+    await connect(alice, f"/api/v1/stream/{session_id}/offer", publisher)
+
+    link = await alice.call("POST", f"/api/v1/stream/{session_id}/viewers", json={})
+    assert link.status == 201
+    token = (await link.json())["token"]
+    viewer = LiveClient()
+    viewer_http = SignedIn(client, "", "", "")
+    viewer_http.headers = {}
+    await connect(viewer_http, f"/api/v1/view/{token}/offer", viewer)
+
+    await asyncio.wait_for(publisher.track.done.wait(), 60)
+    await asyncio.sleep(2.0)  # the last hits are decided a little after their frame
+    status = await (await alice.call("GET", f"/api/v1/stream/{session_id}/status")).json()
+    assert status["live"]["viewers"] == 1
+    assert status["live"]["fps"]["received"] >= 0
+    assert status["live"]["latency_ms"]["p95"] is not None
+
+    ended = await alice.call("POST", f"/api/v1/stream/{session_id}/end")
+    assert ended.status == 200
+    report = await ended.json()
+    await asyncio.sleep(0.2)
+
+    shots = publisher.of_type("shot_detected")
+    labelled = [s.frame / 30.0 for s in clip.strokes]
+    assert len(shots) >= len(labelled) - 2, (shots, labelled)
+    matched = [t for t in labelled if any(abs(s["timestamp"] - t) <= 0.25 for s in shots)]
+    assert len(matched) >= 0.7 * len(labelled), (shots, labelled)
+    assert all("timestamp" in m for m in publisher.messages)
+    assert publisher.of_type("position_update") and publisher.of_type("stats_update")
+    assert publisher.messages[-1]["type"] == "session_ended"
+
+    # The viewer saw the video and the same results.
+    assert viewer.video_frames > FPS
+    assert [m["timestamp"] for m in viewer.of_type("shot_detected")] == [
+        m["timestamp"] for m in shots
+    ]
+
+    assert report["summary"]["total_shots"] == len(shots)
+    assert set(report) >= {"video", "court", "shots", "rallies", "players", "summary", "heatmaps"}
+    final = await (await alice.call("GET", f"/api/v1/stream/{session_id}/status")).json()
+    assert final["status"] == "ended" and final["live"] is None
+    assert final["total_shots"] == len(shots)
+    await publisher.close()
+    await viewer.close()
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"sdp": "v=0\r\nthis is not sdp", "type": "offer"}, "no video"),
+        ({"sdp": "", "type": "offer"}, "sdp is required"),
+        ({"sdp": "v=0", "type": "answer"}, "type must be 'offer'"),
+        ({"type": "offer"}, "sdp is required"),
+    ],
+)
+async def test_bad_offers_get_clear_errors(client, alice, clip, body, message):
+    session_id = await create_session(alice, clip)
+    response = await alice.call("POST", f"/api/v1/stream/{session_id}/offer", json=body)
+    assert response.status == 400
+    assert message in (await response.json())["error"]
+    assert (await client.get("/api/v1/health")).status == 200
+
+
+async def test_offers_for_foreign_or_ended_sessions(client, alice, bob, clip):
+    session_id = await create_session(alice, clip)
+    offer = await LiveClient(ClipTrack(clip.video, FPS)).offer()
+    foreign = await bob.call("POST", f"/api/v1/stream/{session_id}/offer", json=offer)
+    assert foreign.status == 404
+    assert (await alice.call("POST", f"/api/v1/stream/{session_id}/end")).status == 200
+    ended = await alice.call("POST", f"/api/v1/stream/{session_id}/offer", json=offer)
+    assert ended.status == 409
+
+
+async def test_viewer_links_expire_and_can_be_revoked(client, alice, clip):
+    session_id = await create_session(alice, clip)
+    link = await (await alice.call("POST", f"/api/v1/stream/{session_id}/viewers", json={})).json()
+    token = link["token"]
+    assert (await client.get(f"/api/v1/view/{token}")).status == 200
+    link_id, expires, signature = token.split(".")
+    for forged in (
+        f"{link_id}.{int(expires) + 3600}.{signature}",
+        f"{link_id}.{expires}.{signature[:-2]}xx",
+        "garbage",
+        f"{'0' * 32}.{expires}.{signature}",
+    ):
+        response = await client.get(f"/api/v1/view/{forged}")
+        assert response.status == 403, forged
+    revoke = await alice.call("DELETE", f"/api/v1/stream/{session_id}/viewers/{link['id']}")
+    assert revoke.status == 204
+    revoked = await client.get(f"/api/v1/view/{token}")
+    assert revoked.status == 403
+    assert "revoked" in (await revoked.json())["error"]
+    bad_ttl = await alice.call("POST", f"/api/v1/stream/{session_id}/viewers", json={"ttl_s": 5})
+    assert bad_ttl.status == 400
+
+
+async def test_garbage_on_the_data_channel_gets_error_messages(client, alice, clip):
+    session_id = await create_session(alice, clip)
+    publisher = LiveClient(ClipTrack(clip.video, FPS, loop=True))
+    await connect(alice, f"/api/v1/stream/{session_id}/offer", publisher)
+    publisher.channel.send("{not json")
+    publisher.channel.send(b"\xff\xfe binary")
+    publisher.channel.send('{"type": "launch_missiles"}')
+    publisher.channel.send('{"type": "ping", "t": 42}')
+    for _ in range(100):
+        if len(publisher.of_type("error")) >= 3 and publisher.of_type("pong"):
+            break
+        await asyncio.sleep(0.05)
+    codes = [m["code"] for m in publisher.of_type("error")]
+    assert codes.count("bad_message") == 2 and "unknown_message" in codes
+    assert publisher.of_type("pong")[0]["t"] == 42
+    status = await alice.call("GET", f"/api/v1/stream/{session_id}/status")
+    assert status.status == 200
+    assert (await alice.call("POST", f"/api/v1/stream/{session_id}/end")).status == 200
+    await publisher.close()
