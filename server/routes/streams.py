@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.context import SETTINGS, STREAMS, current_user, json_body
+from server.context import SETTINGS, STREAMS, absolute_url, current_user, json_body
 from server.live.ice import ice_servers
 from server.models import iso
 from server.streams import QUALITY_PRESETS
@@ -87,7 +87,7 @@ async def recording_start(request: web.Request) -> web.Response:
 async def recording_stop(request: web.Request) -> web.Response:
     user = await current_user(request)
     result = await request.app[STREAMS].recording_stop(user, request.match_info["session_id"])
-    return web.json_response(result)
+    return web.json_response({**result, "url": absolute_url(request, result["url"])})
 
 
 @routes.post("/api/v1/stream/{session_id}/end")
@@ -95,6 +95,26 @@ async def end(request: web.Request) -> web.Response:
     user = await current_user(request)
     report = await request.app[STREAMS].end(user, request.match_info["session_id"])
     return web.json_response(report)
+
+
+@routes.get("/api/v1/stream/{session_id}/outputs")
+async def outputs(request: web.Request) -> web.Response:
+    """Signed URLs of the session's report, heatmaps and recordings."""
+    streams = request.app[STREAMS]
+    session = await streams.owned(await current_user(request), request.match_info["session_id"])
+    storage, ttl = streams.storage, request.app[SETTINGS].download_url_ttl_s
+
+    async def url(key: str | None) -> str | None:
+        return None if key is None else absolute_url(request, await storage.download_url(key, ttl))
+
+    return web.json_response(
+        {
+            "report": await url(session.report_key),
+            "heatmap_near": await url(session.heatmap_near_key),
+            "heatmap_far": await url(session.heatmap_far_key),
+            "recordings": [{"key": k, "url": await url(k)} for k in session.recordings],
+        }
+    )
 
 
 @routes.post("/api/v1/stream/{session_id}/viewers")
