@@ -14,8 +14,11 @@ COPY storage ./storage
 COPY static ./static
 RUN pip install --no-cache-dir .
 
-ENV DATA_DIR=/data
+ENV DATA_DIR=/data STATIC_DIR=/app/static
+RUN mkdir -p /data && chown nobody /data
 VOLUME ["/data"]
+# WebRTC media uses UDP ports of its own: run with host networking, or give phones a TURN
+# relay (coturn with turn.conf; TURN_SECRET and TURN_URLS) that can reach this container.
 EXPOSE 8080
 USER nobody
 CMD ["badminton", "serve", "--host", "0.0.0.0", "--port", "8080"]

@@ -82,6 +82,7 @@ class Settings:
                 host=env.get("HOST", cls.host),
                 port=int(env.get("PORT", cls.port)),
                 data_dir=Path(env.get("DATA_DIR", "data")),
+                static_dir=Path(env.get("STATIC_DIR", str(cls.static_dir))),
                 database_url=env.get("DATABASE_URL") or None,
                 s3_bucket=env.get("S3_BUCKET") or None,
                 aws_region=env.get("AWS_REGION", cls.aws_region),
