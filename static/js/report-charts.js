@@ -19,6 +19,30 @@ function svgEl(tag, attrs = {}, text = null) {
 }
 
 /**
+ * The court's inner lines in metres, as [x1, y1, x2, y2]: singles side lines, short and
+ * long service lines, and the centre line, which stops at the short service lines. The
+ * outer boundary and the net are left to the caller.
+ * @returns {number[][]}
+ */
+export function courtSegments() {
+  const { width, length } = COURT;
+  const net = length / 2;
+  const acrossAt = [
+    net - SHORT_SERVICE_FROM_NET,
+    net + SHORT_SERVICE_FROM_NET,
+    LONG_SERVICE_INSET,
+    length - LONG_SERVICE_INSET,
+  ];
+  return [
+    [SINGLES_INSET, 0, SINGLES_INSET, length],
+    [width - SINGLES_INSET, 0, width - SINGLES_INSET, length],
+    ...acrossAt.map((y) => [0, y, width, y]),
+    [width / 2, 0, width / 2, net - SHORT_SERVICE_FROM_NET],
+    [width / 2, net + SHORT_SERVICE_FROM_NET, width / 2, length],
+  ];
+}
+
+/**
  * Draws a horizontal bar per shot type (all nine, then any other type the report names).
  * @param {SVGSVGElement} svg emptied first
  * @param {Record<string, number>} distribution shot type -> count
@@ -72,20 +96,11 @@ export function drawCourt(svg, shots, onPick) {
   svg.setAttribute("class", "court");
   svg.append(svgEl("rect", { x: 0, y: 0, width, height: length, class: "court-floor" }));
   const lines = svgEl("g", { class: "court-lines" });
-  const line = (x1, y1, x2, y2) => lines.append(svgEl("line", { x1, y1, x2, y2 }));
   const net = length / 2;
   lines.append(svgEl("rect", { x: 0, y: 0, width, height: length, fill: "none" }));
-  line(SINGLES_INSET, 0, SINGLES_INSET, length);
-  line(width - SINGLES_INSET, 0, width - SINGLES_INSET, length);
-  const acrossAt = [
-    net - SHORT_SERVICE_FROM_NET,
-    net + SHORT_SERVICE_FROM_NET,
-    LONG_SERVICE_INSET,
-    length - LONG_SERVICE_INSET,
-  ];
-  for (const y of acrossAt) line(0, y, width, y);
-  line(width / 2, 0, width / 2, net - SHORT_SERVICE_FROM_NET);
-  line(width / 2, net + SHORT_SERVICE_FROM_NET, width / 2, length);
+  for (const [x1, y1, x2, y2] of courtSegments()) {
+    lines.append(svgEl("line", { x1, y1, x2, y2 }));
+  }
   svg.append(lines);
   svg.append(svgEl("line", { x1: -0.2, y1: net, x2: width + 0.2, y2: net, class: "court-net" }));
   shots.forEach((shot, index) => {

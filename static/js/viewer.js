@@ -1,0 +1,154 @@
+/**
+ * The viewer page (viewer.html#<token>): a coach watches a live session without an
+ * account. The token in the link's fragment (never sent to the server in a page request,
+ * nor in a Referer) grants the video and the results of one session until it expires or
+ * is revoked.
+ *
+ * Element ids: #viewer-status (its data-state: loading, waiting, live, reconnecting,
+ * ended, denied, error), #viewer-retry, #remote-video, #live-error, and the live panel's.
+ */
+
+import { api, byId, showError } from "./api.js";
+import { LiveConnection } from "./live-connection.js";
+import { LivePanel } from "./live-panel.js";
+
+const POLL_MS = 2000;
+// How often a link opened before the stream started checks whether it has.
+const WAIT_MS = 5000;
+
+const token = location.hash.slice(1);
+const video = byId("remote-video");
+const statusBox = byId("viewer-status");
+const retryButton = byId("viewer-retry");
+const errorBox = byId("live-error");
+
+/** @type {LiveConnection|null} */
+let connection = null;
+/** @type {LivePanel|null} */
+let panel = null;
+let timer = null;
+let ended = false;
+
+function setStatus(state, text, { retry = false } = {}) {
+  statusBox.textContent = text;
+  statusBox.dataset.state = state;
+  retryButton.hidden = !retry;
+}
+
+function fetchInfo() {
+  return api(`/view/${encodeURIComponent(token)}`, { auth: false });
+}
+
+/** Says what went wrong in words a coach can act on. */
+function explain(error) {
+  if (error.status === 403) {
+    setStatus("denied", `This viewer link cannot be used (${error.message}). ` +
+      "Ask the player for a new link.", { retry: true });
+  } else if (error.status === 409) {
+    setStatus("waiting", "The stream is not live right now.", { retry: true });
+  } else {
+    setStatus("error", `Could not reach the server: ${error.message}`, { retry: true });
+  }
+}
+
+/** Reads the link, then waits for the stream to start or connects to it. */
+async function open() {
+  clearTimeout(timer);
+  showError(errorBox, "");
+  if (!token) {
+    setStatus("denied", "This link is incomplete: it should end with # and a long code. " +
+      "Ask the player to send it again.");
+    return;
+  }
+  setStatus("loading", "Opening the link…");
+  let info;
+  try {
+    info = await fetchInfo();
+  } catch (error) {
+    explain(error);
+    return;
+  }
+  const name = info.name || "Live match";
+  byId("viewer-title").textContent = name;
+  document.title = `${name} · Badminton Analyzer`;
+  if (info.status === "ended") {
+    showEnded();
+  } else if (info.status !== "streaming" || !info.live) {
+    setStatus("waiting", "The stream has not started yet. This page connects as soon as it does.",
+      { retry: true });
+    timer = setTimeout(open, WAIT_MS);
+  } else {
+    connect(info);
+  }
+}
+
+function connect(info) {
+  byId("viewer-live").hidden = false;
+  if (!panel) panel = new LivePanel(byId("live-panel"), { onError: (m) => showError(errorBox, m) });
+  panel.showStatus(info.live);
+  if (connection) connection.close();
+  connection = new LiveConnection({
+    iceServers: info.iceServers || [],
+    prepare: (pc) => {
+      pc.addTransceiver("video", { direction: "recvonly" });
+      pc.addEventListener("track", (event) => {
+        video.srcObject = event.streams[0] || new MediaStream([event.track]);
+        video.play().catch(() => {}); // muted autoplay is allowed; a refusal keeps the frame
+      });
+    },
+    exchange: (offer) =>
+      api(`/view/${encodeURIComponent(token)}/offer`, { method: "POST", body: offer, auth: false }),
+  });
+  connection.addEventListener("state", (event) => {
+    const { state, text } = event.detail;
+    panel.setConnection(event.detail);
+    if (state === "connected") setStatus("live", "Live");
+    else if (state === "connecting" || state === "reconnecting") setStatus(state === "connecting"
+      ? "loading" : "reconnecting", text);
+  });
+  connection.addEventListener("rtt", (event) => panel.showRtt(event.detail));
+  connection.addEventListener("message", (event) => {
+    panel.handle(event.detail);
+    if (event.detail.type === "session_ended") showEnded();
+  });
+  connection.addEventListener("stopped", (event) => explain(event.detail));
+  connection.start();
+  clearTimeout(timer);
+  timer = setTimeout(poll, POLL_MS);
+}
+
+/** The server's live numbers (frame rates, latency), and whether the link still holds. */
+async function poll() {
+  if (ended || !connection || connection.finished) return;
+  try {
+    const info = await fetchInfo();
+    panel.showStatus(info.live);
+    if (info.status === "ended") {
+      showEnded();
+      return;
+    }
+  } catch (error) {
+    if (error.status === 403) {
+      // Revoked or expired while watching: the owner no longer wants this link used.
+      connection.close();
+      explain(error);
+      return;
+    }
+  }
+  timer = setTimeout(poll, POLL_MS);
+}
+
+function showEnded() {
+  ended = true;
+  clearTimeout(timer);
+  if (connection) connection.close();
+  if (panel) panel.setConnection({ state: "ended", text: "The session has ended" });
+  setStatus("ended", "The session has ended.");
+}
+
+retryButton.addEventListener("click", () => {
+  if (!ended) open();
+});
+// A different link pasted into the same tab is another session: start over.
+window.addEventListener("hashchange", () => location.reload());
+open();
