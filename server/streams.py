@@ -293,6 +293,9 @@ class Streams:
             link.revoked_at = utcnow()
             db.add(link)
             await db.commit()
+        live = self.live.get(session_id)
+        if live is not None:
+            await live.disconnect_viewers(link_id)
 
     async def viewer_session(self, token: str) -> StreamSession:
         """The session a viewer token grants, after checking signature, expiry, revocation."""
@@ -315,12 +318,13 @@ class Streams:
 
     async def viewer_offer(self, token: str, body: dict[str, Any]):
         session = await self.viewer_session(token)
+        link_id = read_viewer_token(token)[0]
         live = self.live.get(session.id)
         if session.status != StreamStatus.STREAMING or live is None:
             raise Conflict(f"the stream is not live (status {session.status})")
         sdp, kind = parse_description(body)
         try:
-            return await live.viewer_offer(sdp, kind)
+            return await live.viewer_offer(sdp, kind, link_id)
         except OfferError as exc:
             raise BadRequest(str(exc)) from exc
 

@@ -106,6 +106,11 @@ class LiveAnalysis:
         self._shape_error_sent = False
         self._finished = False
 
+    @property
+    def last_timestamp(self) -> float | None:
+        """Stream time of the newest analysed frame."""
+        return round(self._last_time, 3) if self._last_time >= 0 else None
+
     def start(self, track: MediaStreamTrack) -> None:
         # MediaPipe takes a second or two to load: done now, not on the first frame.
         self._executor.submit(self._create_analyzer)

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 # A data channel holding more than this is not being read fast enough: position updates
 # are then skipped for it rather than queued (shots and stats are always sent).
 MAX_BUFFERED_BYTES = 256 * 1024
-SKIPPABLE = {"position_update"}
+SKIPPABLE = {"position_update", "live_status"}
+STATUS_INTERVAL_S = 2.0
 
 
 class OfferError(ValueError):
@@ -62,10 +63,11 @@ class LiveSession:
         self.recorder: Mp4Recorder | None = None
         self._publisher: RTCPeerConnection | None = None
         self._channels: dict[RTCPeerConnection, RTCDataChannel] = {}
-        self._viewers: set[RTCPeerConnection] = set()
+        self._viewers: dict[RTCPeerConnection, str] = {}  # connection -> its viewer link
         self._grace: asyncio.TimerHandle | None = None
         self._abandon_task: asyncio.Task[None] | None = None
         self._closed = False
+        self._status_task = asyncio.create_task(self._send_status(), name=f"status-{session_id}")
 
     # -- signalling ------------------------------------------------------------------------
 
@@ -103,11 +105,11 @@ class LiveSession:
             await previous.close()
         return answer
 
-    async def viewer_offer(self, sdp: str, kind: str) -> RTCSessionDescription:
+    async def viewer_offer(self, sdp: str, kind: str, link_id: str) -> RTCSessionDescription:
         """Answers a coach's offer: the live video (newest frames only) and the results."""
         self._check_open()
         pc = RTCPeerConnection(self.ice)
-        self._viewers.add(pc)
+        self._viewers[pc] = link_id
         pc.addTrack(self.relay.subscribe(self.track, buffered=False))
 
         @pc.on("datachannel")
@@ -117,16 +119,35 @@ class LiveSession:
         @pc.on("connectionstatechange")
         async def on_state() -> None:
             if pc.connectionState in ("failed", "closed"):
-                self._viewers.discard(pc)
+                self._viewers.pop(pc, None)
                 self._channels.pop(pc, None)
                 await pc.close()
 
         try:
             return await self._answer(pc, sdp, kind, expect_video=False)
         except BaseException:
-            self._viewers.discard(pc)
+            self._viewers.pop(pc, None)
             await pc.close()
             raise
+
+    async def disconnect_viewers(self, link_id: str) -> int:
+        """Cuts the viewers who came through a link (it was revoked)."""
+        peers = [pc for pc, link in self._viewers.items() if link == link_id]
+        for pc in peers:
+            channel = self._channels.pop(pc, None)
+            if channel is not None and channel.readyState == "open":
+                channel.send(
+                    json.dumps(
+                        {
+                            "type": "error",
+                            "code": "revoked",
+                            "message": "this viewer link was revoked",
+                        }
+                    )
+                )
+            self._viewers.pop(pc, None)
+        await asyncio.gather(*(pc.close() for pc in peers), return_exceptions=True)
+        return len(peers)
 
     async def _answer(
         self, pc: RTCPeerConnection, sdp: str, kind: str, expect_video: bool
@@ -222,6 +243,19 @@ class LiveSession:
             "last_shot": self.last_shot,
         }
 
+    async def _send_status(self) -> None:
+        """Every few seconds, the stream's health to everyone watching: no polling needed."""
+        while True:
+            await asyncio.sleep(STATUS_INTERVAL_S)
+            status = self.status()
+            message = {
+                "type": "live_status",
+                **{k: status[k] for k in ("fps", "latency_ms", "viewers", "recording")},
+                "publisher_connected": status["publisher_connected"],
+                "timestamp": self.analysis.last_timestamp,
+            }
+            await self.broadcast([message])
+
     async def close(self) -> tuple[dict[str, Any] | None, Path | None]:
         """Ends everything: the last results are sent, connections closed. Returns the final
         report (None when no frame was analysed) and the recording file left to store."""
@@ -229,13 +263,15 @@ class LiveSession:
             return None, None
         self._closed = True
         self._cancel_grace()
+        self._status_task.cancel()
+        await asyncio.gather(self._status_task, return_exceptions=True)
         recording = await self.stop_recording()
         self.track.stop()
         messages, report = await self.analysis.finish()
         await self.broadcast([*messages, {"type": "session_ended", "timestamp": None}])
         await asyncio.sleep(0.05)  # lets the last messages leave before the channels close
         peers = [pc for pc in (self._publisher, *self._viewers) if pc is not None]
-        self._publisher, self._viewers, self._channels = None, set(), {}
+        self._publisher, self._viewers, self._channels = None, {}, {}
         await asyncio.gather(*(pc.close() for pc in peers), return_exceptions=True)
         return report, recording
 

