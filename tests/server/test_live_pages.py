@@ -1,0 +1,131 @@
+"""The live pages in headless Chromium with a fake camera playing a real clip: the phone's
+capture page marks the court, streams, shows live results, records, shares a viewer link and
+ends with the report; a coach's browser opens the link and gets the video and the results."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+
+import aiohttp
+import pytest
+
+from analysis.video import iter_frames
+from server.app import create_app
+from tests.conftest import require
+from tests.server.test_pages import CHROMIUM, CHROMIUM_ARGS, CORNERS, PHONE, click_video_pixel
+
+
+@pytest.fixture(scope="module")
+def camera_clip(clip, tmp_path_factory):
+    """The clip as the raw .y4m Chromium's fake camera plays (10 fps, looped)."""
+    ffmpeg = shutil.which("ffmpeg")
+    require(ffmpeg is not None, "ffmpeg (Debian package ffmpeg)")
+    path = tmp_path_factory.mktemp("camera") / "clip.y4m"
+    subprocess.run(
+        [
+            ffmpeg,
+            "-loglevel",
+            "error",
+            "-i",
+            str(clip.video),
+            "-r",
+            "10",
+            "-pix_fmt",
+            "yuv420p",
+            str(path),
+        ],
+        check=True,
+    )
+    return path
+
+
+@pytest.fixture
+async def camera_browser(camera_clip):
+    require(CHROMIUM.exists(), "the system chromium (Debian package chromium)")
+    from playwright.async_api import async_playwright
+
+    args = [
+        *CHROMIUM_ARGS,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera_clip}",
+    ]
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        yield browser
+        await browser.close()
+
+
+async def number(page, selector: str) -> float:
+    """The first number shown in an element."""
+    found = re.search(r"\d+(?:\.\d+)?", (await page.text_content(selector)) or "")
+    return float(found.group()) if found else 0.0
+
+
+async def test_capture_and_viewer_pages(aiohttp_server, settings, camera_browser, clip, tmp_path):
+    server = await aiohttp_server(create_app(settings))
+    phone = await camera_browser.new_page(viewport=PHONE, device_scale_factor=2, has_touch=True)
+    errors: list[str] = []
+    phone.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    await phone.goto(str(server.make_url("/static/login.html#register")))
+    await phone.fill("#email", "player@example.com")
+    await phone.fill("#password", "a long enough password")
+    await phone.click("#register")
+    await phone.wait_for_url("**/jobs.html")
+
+    await phone.goto(str(server.make_url("/static/capture.html")))
+    await phone.select_option("#quality", "medium")
+    await phone.fill("#session-name", "Tuesday training")
+    await phone.click("#create-session")
+    await phone.wait_for_function("document.querySelector('#preview').videoWidth > 0")
+    await phone.click("#freeze-frame")
+    for name in CORNERS:
+        await click_video_pixel(phone, *clip.corners[name])
+    await phone.click("#save-court")
+    await phone.wait_for_selector("#start-stream:not([disabled])")
+    await phone.click("#start-stream")
+    await phone.wait_for_selector("#conn-state[data-state=connected]", timeout=30_000)
+
+    # Live results arrive: shots counted, stats shown.
+    await phone.wait_for_function(
+        "parseInt(document.querySelector('#total-shots').textContent) > 0", timeout=90_000
+    )
+    assert await number(phone, "#stat-fps") > 0
+
+    # A coach opens the viewer link in another browser context.
+    await phone.click("#share-viewer")
+    await phone.wait_for_selector("#viewer-link-box:not([hidden])")
+    viewer_url = await phone.input_value("#viewer-url")
+    coach = await (await camera_browser.new_context()).new_page()
+    coach.on("pageerror", lambda exc: errors.append(str(exc)))
+    await coach.goto(viewer_url)
+    await coach.wait_for_selector("#viewer-status[data-state=live]", timeout=30_000)
+    await coach.wait_for_function(
+        "document.querySelector('#remote-video').currentTime > 1", timeout=30_000
+    )
+    await coach.wait_for_function(
+        "parseInt(document.querySelector('#total-shots').textContent) > 0", timeout=60_000
+    )
+
+    # Record a few seconds; the recording plays.
+    await phone.click("#record-toggle")
+    await asyncio.sleep(4)
+    await phone.click("#record-toggle")
+    await phone.wait_for_selector("#recording-link:not([hidden])", timeout=30_000)
+    href = await phone.get_attribute("#recording-link", "href")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(href) as response:
+            assert response.status == 200
+            (tmp_path / "recording.mp4").write_bytes(await response.read())
+    assert sum(1 for _ in iter_frames(tmp_path / "recording.mp4")) >= 10
+
+    # Ending shows the report on the phone and tells the coach.
+    await phone.click("#end-session")
+    await phone.wait_for_selector("#final-report:not([hidden])", timeout=60_000)
+    assert await number(phone, "#final-total-shots") > 0
+    await coach.wait_for_selector("#viewer-status[data-state=ended]", timeout=30_000)
+    assert errors == []
