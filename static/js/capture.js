@@ -258,11 +258,27 @@ function finish() {
       byId(id).hidden = true;
     }
     renderFinalReport(byId("final-report"), report);
-    const recorded = byId("recording-link");
-    if (!recorded.hidden) byId("final-report").append(el("p", {}, recorded));
+    await listRecordings(byId("final-report"));
     byId("final-report").hidden = false;
   })();
   return ending;
+}
+
+/** Links to every recording of the session, the one stopped by the end included. */
+async function listRecordings(container) {
+  let outputs;
+  try {
+    outputs = await api(sessionPath("/outputs"));
+  } catch (error) {
+    return; // the report is on screen; the links are extra
+  }
+  if (!outputs.recordings.length) return;
+  const items = outputs.recordings.map((recording, i) =>
+    el("li", {}, el("a", {
+      href: recording.url, target: "_blank", rel: "noopener", text: `Recording ${i + 1}`,
+    })));
+  container.append(el("section", { class: "card stack", id: "final-recordings" },
+    el("h3", { text: "Recordings" }), el("ul", {}, ...items)));
 }
 
 /** Comes back to a session after a reload, at the step it is at. */

@@ -127,5 +127,6 @@ async def test_capture_and_viewer_pages(aiohttp_server, settings, camera_browser
     await phone.click("#end-session")
     await phone.wait_for_selector("#final-report:not([hidden])", timeout=60_000)
     assert await number(phone, "#final-total-shots") > 0
+    assert await phone.locator("#final-recordings a").count() == 1
     await coach.wait_for_selector("#viewer-status[data-state=ended]", timeout=30_000)
     assert errors == []
