@@ -50,7 +50,7 @@ CLIP = "00004"  # the longest labelled rally: 668 frames, 22.3 s
 POSE_SAMPLES = 120  # pose calls timed per player and setting
 SHUTTLE_FRAMES = 150  # held in memory: 2.7 MB each at 720p
 # Modules that register more benchmarks when imported (each benchmark process imports them).
-BENCHMARK_MODULES: tuple[str, ...] = ()
+BENCHMARK_MODULES: tuple[str, ...] = ("tools.bench_live",)
 
 
 @dataclass(frozen=True)
@@ -510,4 +510,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Runs as `tools.bench`, the module that BENCHMARK_MODULES import and register into (as
+    # `__main__` it would be a second copy whose registry never sees them).
+    from tools import bench
+
+    sys.exit(bench.main())
