@@ -35,6 +35,9 @@ FEATURE_NAMES = (
     "far_height",
 )
 QUIET_CAP_S = 2.0  # "unseen for this long or more": the shuttle was out of play (a serve)
+# Window edges are widened by this much: timestamps are rounded, and a sample that lies
+# exactly on an edge (every third one at 30 fps, every one at 10 fps) must count every time.
+EDGE_S = 1e-3
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,8 @@ def moment_features(
     kinks, turns = [], []
     velocities: dict[float, tuple] = {}
     for scale in SCALES_S:
-        before = seen & (times >= t0 - scale) & (times <= t0)
-        after = seen & (times >= t0) & (times <= t0 + scale)
+        before = seen & (times >= t0 - scale - EDGE_S) & (times <= t0)
+        after = seen & (times >= t0) & (times <= t0 + scale + EDGE_S)
         vb = _fit_velocity(times[before] - t0, xy[before]) if before.sum() >= 2 else None
         va = _fit_velocity(times[after] - t0, xy[after]) if after.sum() >= 2 else None
         velocities[scale] = (vb, va)
@@ -100,7 +103,7 @@ def moment_features(
         feats.append(float(np.linalg.norm(v) / frame_height) if v is not None else np.nan)
     for v in (vb, va):
         feats.append(float(v[1] / frame_height) if v is not None else np.nan)
-    window = 0.2
+    window = 0.2 + EDGE_S
     n_before = np.sum((times >= t0 - window) & (times < t0))
     n_after = np.sum((times > t0) & (times <= t0 + window))
     feats.append(float(np.sum(seen & (times >= t0 - window) & (times < t0)) / max(n_before, 1)))
@@ -137,7 +140,7 @@ def _nearest_seen(times: np.ndarray, xy: np.ndarray, i: int, max_gap: float) -> 
     if len(seen) == 0:
         return None
     j = seen[np.argmin(np.abs(times[seen] - times[i]))]
-    return xy[j] if abs(times[j] - times[i]) <= max_gap else None
+    return xy[j] if abs(times[j] - times[i]) <= max_gap + EDGE_S else None
 
 
 def _box_distance(box: tuple[float, float, float, float], p: np.ndarray) -> float:

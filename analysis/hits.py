@@ -27,11 +27,17 @@ LOOKAHEAD_S = max(SCALES_S)  # track needed after a moment before it can be scor
 MIN_SEPARATION_S = 0.3  # two hits (one per player) are never closer than this
 DECISION_DELAY_S = LOOKAHEAD_S + MIN_SEPARATION_S  # how far hits lag the shuttle track
 HISTORY_S = 3.0
+# Peaks need this hit probability at 30 samples a second, SPARSE_THRESHOLD at 10 or fewer
+# (in between, in proportion to the sample interval): sparser samples carry less evidence
+# of the turn each, so the model is less sure at a true hit.
 THRESHOLD = 0.3
+SPARSE_THRESHOLD = 0.2
+DENSE_INTERVAL_S, SPARSE_INTERVAL_S = 1 / 30, 1 / 10
 RALLY_GAP_S = 3.0  # no hit for this long: a new rally, turn order starts afresh
-ALTERNATE = 0.85
-HIT_SMOOTHING = np.array([0.25, 0.5, 0.25])
-HITTER_SMOOTHING = np.full(5, 0.2)  # chance that the next hit detected is by the other player
+ALTERNATE = 0.85  # chance that the next hit detected is by the other player
+# Smoothing windows are in seconds, not samples: the analyzer gets 5 to 30 frames a second.
+HIT_SMOOTHING_S = 2 / 30  # triangle half-width: weights 1/4, 1/2, 1/4 at 30 fps
+HITTER_SMOOTHING_S = 2.5 / 30  # box half-width: five equal weights at 30 fps
 
 
 @dataclass(frozen=True)
@@ -72,21 +78,34 @@ class HitterSequence:
         return "near" if self._belief_near >= 0.5 else "far"
 
 
+def threshold_for(times: np.ndarray) -> float:
+    """The peak threshold for samples at the typical interval of `times`."""
+    if len(times) < 2:
+        return THRESHOLD
+    interval = float(np.median(np.diff(times)))
+    span = SPARSE_INTERVAL_S - DENSE_INTERVAL_S
+    w = np.clip((interval - DENSE_INTERVAL_S) / span, 0.0, 1.0)
+    return float(THRESHOLD + w * (SPARSE_THRESHOLD - THRESHOLD))
+
+
 def pick_hits(
     times: np.ndarray,
     proba: np.ndarray,
     p_near: np.ndarray,
-    threshold: float = THRESHOLD,
+    threshold: float | None = None,
     min_separation: float = MIN_SEPARATION_S,
 ) -> list[tuple[int, str, float]]:
     """Greedy peak picking: the most probable moments, at least `min_separation` apart.
 
-    Returns (index, player, probability) in time order.
+    `threshold` defaults to the one for the sample rate (`threshold_for`). Returns
+    (index, player, probability) in time order.
     """
+    if threshold is None:
+        threshold = threshold_for(times)
     # Moments next to a hit score high too; smoothing puts the peak at the middle of them.
-    proba = _smooth(proba, HIT_SMOOTHING)
+    proba = smooth_in_time(times, proba, HIT_SMOOTHING_S, triangle=True)
     # Who hit is judged over the few moments around the hit, not one alone.
-    p_near = _smooth(p_near, HITTER_SMOOTHING)
+    p_near = smooth_in_time(times, p_near, HITTER_SMOOTHING_S, triangle=False)
     order = np.argsort(-proba, kind="stable")
     chosen: list[int] = []
     for i in order:
@@ -99,14 +118,29 @@ def pick_hits(
     return [(i, sequence.assign(times[i], p_near[i]), float(proba[i])) for i in chosen]
 
 
-def _smooth(values: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """Weighted moving average; at the ends only the samples that exist count."""
-    if len(values) == 0:
-        return values
-    total = np.convolve(values, kernel, mode="full")
-    weight = np.convolve(np.ones(len(values)), kernel, mode="full")
-    start = (len(kernel) - 1) // 2
-    return (total / weight)[start : start + len(values)]
+def smooth_in_time(
+    times: np.ndarray, values: np.ndarray, half_width: float, triangle: bool
+) -> np.ndarray:
+    """Weighted moving average over the samples within `half_width` seconds of each one.
+
+    The weight falls linearly to 0 at `half_width` (`triangle`) or is flat up to it; only
+    the samples that exist count, so sparse or irregular samples are averaged less.
+    """
+    total = np.asarray(values, dtype=np.float64).copy()
+    weight = np.ones(len(values))
+    # A neighbour exactly at the edge counts however its timestamp was rounded.
+    reach = half_width + 1e-6
+    for k in range(1, len(values)):
+        gap = times[k:] - times[:-k]
+        if not (gap <= reach).any():
+            break
+        w = np.where(gap <= reach, 1.0 - gap / half_width if triangle else 1.0, 0.0)
+        w = np.maximum(w, 0.0)
+        total[k:] += w * values[:-k]
+        weight[k:] += w
+        total[:-k] += w * values[k:]
+        weight[:-k] += w
+    return total / weight
 
 
 @dataclass
@@ -123,7 +157,10 @@ class _Sample:
 class HitDetector:
     """Finds hits in the stream of shuttle points and player observations."""
 
-    def __init__(self, court: Court, frame_height: float, threshold: float = THRESHOLD) -> None:
+    def __init__(
+        self, court: Court, frame_height: float, threshold: float | None = None
+    ) -> None:
+        """`threshold`: hit probability a peak needs; by default that of the input rate."""
         self.frame_height = frame_height
         self.net_y = net_row(court)
         self.threshold = threshold

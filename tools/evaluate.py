@@ -29,6 +29,7 @@ from tools.scoring import (
     shuttle_counts,
     type_scores,
 )
+from tools.track_cache import stream_frames
 
 TOLERANCES = (3, 6)
 
@@ -81,13 +82,11 @@ def evaluate_clip(clip: Clip, analysis_fps: float, stream_fps: float | None = No
 def analyse_as_stream(clip: Clip, analysis_fps: float, stream_fps: float, listener) -> dict:
     info = probe(clip.video)
     court = Court.from_mapping(clip.corners, (info.width, info.height))
-    next_time = 0.0
     with FrameAnalyzer(
         court, (info.width, info.height), pose_fps=analysis_fps, shuttle_listener=listener
     ) as analyzer:
-        for frame in iter_frames(clip.video):
-            if frame.time + 1e-6 >= next_time:
-                next_time += 1.0 / stream_fps
+        for frame, fed in stream_frames(iter_frames(clip.video), stream_fps):
+            if fed:
                 analyzer.process(frame.image, frame.time, frame.index)
         analyzer.finish()
         return analyzer.report(fps=info.fps)
@@ -203,34 +202,42 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def heldout_scores(clips: list[Clip], analysis_fps: float, folds: int = 5) -> dict:
-    """Scores of the learned parts on clips their models never saw (leave-clips-out).
+    """Scores of the learned parts on clips their models never saw (leave-clips-out), for
+    the file's every frame and for live streams at the rates the models are trained on.
 
     The shipped models were trained on these clips, so the table above flatters them; these
     numbers are the honest estimate for new footage.
     """
     from tools import train_hits, train_shots
     from tools.track_cache import cache_players, cache_shuttle
+    from tools.training import TRAIN_RATES, rate_name
 
     for clip in clips:
         cache_players(clip, analysis_fps)
-        cache_shuttle(clip)
-    hit_data = {c.name: train_hits.clip_samples(c) for c in clips}
-    hits = train_hits.cross_validate(clips, hit_data, folds)
-    by_tolerance = next(iter(hits.values()))
+        for rate in TRAIN_RATES:
+            cache_shuttle(clip, rate)
+    hits = train_hits.cross_validate(
+        clips, train_hits.load_data(clips, TRAIN_RATES), folds, (None,), TRAIN_RATES, TRAIN_RATES
+    )
     types = train_shots.cross_validate(
-        clips, {c.name: train_shots.clip_samples(c) for c in clips}, folds
+        clips, train_shots.load_data(clips, TRAIN_RATES), folds, TRAIN_RATES, TRAIN_RATES
     )
-    print(
-        f"\nheld out ({folds} folds by clip, models retrained without the scored clips): "
-        f"hit F1 {by_tolerance[3].f1:.3f} (+-3 frames), {by_tolerance[6].f1:.3f} (+-6: P "
-        f"{by_tolerance[6].precision:.3f} R {by_tolerance[6].recall:.3f}); shot type accuracy "
-        f"{types['accuracy']:.3f}, macro-F1 {types['macro_f1']:.3f} at the labelled hits"
-    )
-    return {
-        "hits_3": by_tolerance[3].as_dict(),
-        "hits_6": by_tolerance[6].as_dict(),
-        "types_at_labelled_hits": types,
-    }
+    print(f"\nheld out ({folds} folds by clip, models retrained without the scored clips):")
+    result = {}
+    for rate in TRAIN_RATES:
+        by_tolerance = hits[rate][None]
+        print(
+            f"{rate_name(rate):>7}: hit F1 {by_tolerance[3].f1:.3f} (+-3 frames), "
+            f"{by_tolerance[6].f1:.3f} (+-6: P {by_tolerance[6].precision:.3f} R "
+            f"{by_tolerance[6].recall:.3f}); shot type accuracy {types[rate]['accuracy']:.3f}, "
+            f"macro-F1 {types[rate]['macro_f1']:.3f} at the labelled hits"
+        )
+        result[rate_name(rate)] = {
+            "hits_3": by_tolerance[3].as_dict(),
+            "hits_6": by_tolerance[6].as_dict(),
+            "types_at_labelled_hits": types[rate],
+        }
+    return result
 
 
 if __name__ == "__main__":
