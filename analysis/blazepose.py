@@ -24,7 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from analysis.pose import NUM_LANDMARKS, Pose, _clip
+from analysis.pose import NUM_LANDMARKS, Pose, clip_box
 
 # Where the model sits inside the mediapipe package.
 MODEL_IN_PACKAGE = ("modules", "pose_landmark", "pose_landmark_full.tflite")
@@ -236,7 +236,7 @@ class BlazePoseEstimator:
             raise RuntimeError("BlazePoseEstimator is closed")
         h, w = frame_bgr.shape[:2]
         full = (0, 0, w, h) if crop is None else crop
-        x0, y0, x1, y1 = _clip(full, w, h)
+        x0, y0, x1, y1 = clip_box(full, w, h)
         if x1 - x0 < MIN_CROP or y1 - y0 < MIN_CROP:
             return None
         roi = self._roi(full)

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analysis.blazepose import BlazePoseEstimator
 from analysis.court import COURT_LENGTH, COURT_WIDTH, NET_Y, Court
-from analysis.pose import Pose, PoseEstimator
+from analysis.pose import Estimator, Pose
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,8 @@ class PersonScale:
 class PlayerTracker:
     """Finds and follows the player of one half (near or far) frame by frame.
 
-    Owns one PoseEstimator (MediaPipe in tracking mode) for that player. Not thread-safe.
+    Owns one pose estimator for that player (BlazePose in tracking mode unless another is
+    given). Not thread-safe.
     """
 
     def __init__(
@@ -87,7 +89,7 @@ class PlayerTracker:
         side: str,
         frame_size: tuple[int, int],
         *,
-        estimator: PoseEstimator | None = None,
+        estimator: Estimator | None = None,
         search_calls: int = SEARCH_CALLS,
     ) -> None:
         if side not in SIDES:
@@ -96,7 +98,7 @@ class PlayerTracker:
         self.side = side
         self.frame_size = frame_size
         self._scale = PersonScale(court, frame_size)
-        self._estimator = estimator if estimator is not None else PoseEstimator()
+        self._estimator = estimator if estimator is not None else BlazePoseEstimator()
         self._search_calls = max(1, search_calls)
         self._windows = _search_windows(court, side, self._scale, frame_size)
         self._search_order: list[tuple[int, int, int, int]] = []
@@ -336,15 +338,23 @@ def _search_windows(
     windows = [_window_for(f, h) for f, h in zip(feet, heights, strict=True)]
     # Which candidate people each window holds whole (body box inside the window).
     bodies = np.stack(
-        [feet[:, 0] - 0.35 * heights, feet[:, 1] - 1.1 * heights,
-         feet[:, 0] + 0.35 * heights, feet[:, 1] + 0.05 * heights],
+        [
+            feet[:, 0] - 0.35 * heights,
+            feet[:, 1] - 1.1 * heights,
+            feet[:, 0] + 0.35 * heights,
+            feet[:, 1] + 0.05 * heights,
+        ],
         axis=1,
     )
-    holds = np.array([
-        (bodies[:, 0] >= w[0]) & (bodies[:, 1] >= w[1]) & (bodies[:, 2] <= w[2])
-        & (bodies[:, 3] <= w[3])
-        for w in windows
-    ])
+    holds = np.array(
+        [
+            (bodies[:, 0] >= w[0])
+            & (bodies[:, 1] >= w[1])
+            & (bodies[:, 2] <= w[2])
+            & (bodies[:, 3] <= w[3])
+            for w in windows
+        ]
+    )
     chosen: list[int] = []
     width, height = frame_size
     uncovered = (feet[:, 0] >= 0) & (feet[:, 0] < width) & (feet[:, 1] >= 0) & (feet[:, 1] < height)

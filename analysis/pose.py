@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -106,6 +107,16 @@ class Pose:
         return out
 
 
+class Estimator(Protocol):
+    """Finds one person's pose in a crop of a frame; one instance per tracked person."""
+
+    def estimate(
+        self, frame_bgr: np.ndarray, crop: tuple[int, int, int, int] | None = None
+    ) -> Pose | None: ...
+
+    def close(self) -> None: ...
+
+
 class PoseEstimator:
     """One MediaPipe Pose instance: one per tracked person, so that its tracking mode follows
     that person from call to call.
@@ -147,7 +158,7 @@ class PoseEstimator:
         if self._closed:
             raise RuntimeError("PoseEstimator is closed")
         h, w = frame_bgr.shape[:2]
-        x0, y0, x1, y1 = (0, 0, w, h) if crop is None else _clip(crop, w, h)
+        x0, y0, x1, y1 = (0, 0, w, h) if crop is None else clip_box(crop, w, h)
         if x1 - x0 < 8 or y1 - y0 < 8:
             return None
         patch = frame_bgr[y0:y1, x0:x1]
@@ -181,6 +192,7 @@ class PoseEstimator:
         self.close()
 
 
-def _clip(crop: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:
+def clip_box(crop: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:
+    """The crop's integer box, cut to the frame."""
     x0, y0, x1, y1 = (int(round(v)) for v in crop)
     return max(0, x0), max(0, y0), min(width, x1), min(height, y1)

@@ -30,10 +30,10 @@ class CourtTrackers:
     """Runs the two player trackers and the shuttle tracker over a stream of frames.
 
     Player poses are estimated at most `pose_fps` times a second, the two players in parallel
-    threads (MediaPipe releases the GIL) while this thread tracks the shuttle. A caller that
-    has the next frames already (a video file) can `prefetch` them: their poses then start
-    while earlier frames are still being tracked, which keeps both pose threads busy. The
-    results are the same either way.
+    threads (the pose model runs outside the GIL) while this thread tracks the shuttle. A
+    caller that has the next frames already (a video file) can `prefetch` them: their poses
+    then start while earlier frames are still being tracked, which keeps both pose threads
+    busy. The results are the same either way.
     """
 
     def __init__(
@@ -46,7 +46,7 @@ class CourtTrackers:
         self.pose_interval = 1.0 / pose_fps if pose_fps > 0 else 0.0
         self._players = {side: PlayerTracker(court, side, frame_size) for side in SIDES}
         self._shuttle = shuttle if shuttle is not None else ShuttleTracker(frame_size, court)
-        # One thread per player: a player's frames must reach its tracker in order (MediaPipe's
+        # One thread per player: a player's frames must reach its tracker in order (pose
         # tracking mode follows the person from one call to the next).
         self._pools = {
             side: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"pose-{side}")

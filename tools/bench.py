@@ -18,6 +18,7 @@ that takes the `Context` and returns `Result`s. A module that registers some is 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import multiprocessing
@@ -37,9 +38,10 @@ from pathlib import Path
 import av
 import numpy as np
 
+from analysis.blazepose import BlazePoseEstimator
 from analysis.court import Court
 from analysis.players import PlayerTracker
-from analysis.pose import Pose, PoseEstimator
+from analysis.pose import Estimator, Pose, PoseEstimator
 from analysis.shuttle import ShuttleTracker
 from analysis.trackers import SIDES
 from analysis.video import iter_frames, probe
@@ -276,9 +278,9 @@ def bench_shuttle(ctx: Context) -> list[Result]:
 
 
 class _RecordingEstimator:
-    """A PoseEstimator that keeps a copy of every crop a PlayerTracker looks at."""
+    """A pose estimator that keeps a copy of every crop a PlayerTracker looks at."""
 
-    def __init__(self, estimator: PoseEstimator) -> None:
+    def __init__(self, estimator: Estimator) -> None:
         self._estimator = estimator
         self.patches: list[np.ndarray] = []
 
@@ -298,8 +300,8 @@ def _player_patches(ctx: Context, count: int) -> dict[str, list[np.ndarray]]:
     step = max(1, round(ctx.fps / 15))
     recorders, trackers = {}, {}
     for side in SIDES:
-        recorders[side] = _RecordingEstimator(PoseEstimator())
-        trackers[side] = PlayerTracker(ctx.court, side, ctx.size, estimator=recorders[side])  # type: ignore[arg-type]
+        recorders[side] = _RecordingEstimator(BlazePoseEstimator())
+        trackers[side] = PlayerTracker(ctx.court, side, ctx.size, estimator=recorders[side])
     for frame in iter_frames(ctx.video):
         if frame.index >= count * step:
             break
@@ -311,8 +313,10 @@ def _player_patches(ctx: Context, count: int) -> dict[str, list[np.ndarray]]:
     return {side: recorder.patches[:count] for side, recorder in recorders.items()}
 
 
-def _run_poses(patches: list[np.ndarray], out: dict, key: str) -> None:
-    with PoseEstimator() as estimator:
+def _run_poses(
+    patches: list[np.ndarray], out: dict, key: str, make: Callable[[], Estimator]
+) -> None:
+    with contextlib.closing(make()) as estimator:
         start = time.perf_counter()
         for patch in patches:
             estimator.estimate(patch, (0, 0, patch.shape[1], patch.shape[0]))
@@ -321,13 +325,14 @@ def _run_poses(patches: list[np.ndarray], out: dict, key: str) -> None:
 
 @benchmark("pose")
 def bench_pose(ctx: Context) -> list[Result]:
-    """MediaPipe pose on the player crops the trackers choose, one thread and two."""
+    """Pose estimation (BlazePose, as the analysis runs it) on the player crops the trackers
+    choose, one thread and two; and MediaPipe's own pose graph on the same crops, for scale."""
     patches = _player_patches(ctx, POSE_SAMPLES)
     results = []
     single: dict[str, tuple[int, float]] = {}
     with measure() as usage:
         for side in SIDES:
-            _run_poses(patches[side], single, side)
+            _run_poses(patches[side], single, side, BlazePoseEstimator)
     n = sum(c for c, _ in single.values())
     results.append(Result("poses_per_s_1_thread", n / usage.wall, "poses/s", usage.note()))
     cpu_note = f"{usage.cpu / n * 1e3:.1f} ms CPU"
@@ -335,7 +340,10 @@ def bench_pose(ctx: Context) -> list[Result]:
     both: dict[str, tuple[int, float]] = {}
     with measure() as usage:
         threads = [
-            threading.Thread(target=_run_poses, args=(patches[side], both, side)) for side in SIDES
+            threading.Thread(
+                target=_run_poses, args=(patches[side], both, side, BlazePoseEstimator)
+            )
+            for side in SIDES
         ]
         for thread in threads:
             thread.start()
@@ -348,6 +356,13 @@ def bench_pose(ctx: Context) -> list[Result]:
         # Two poses per analysed frame: how fast the video could go if poses were all it did.
         note = "ceiling set by poses alone, two threads"
         results.append(Result(f"pose_bound_rtf_at_{fps:g}", two / (len(SIDES) * fps), "x", note))
+    graph: dict[str, tuple[int, float]] = {}
+    with measure() as usage:
+        for side in SIDES:
+            _run_poses(patches[side], graph, side, PoseEstimator)
+    n = sum(c for c, _ in graph.values())
+    note = f"{usage.cpu / n * 1e3:.1f} ms CPU; MediaPipe's pose graph, same model and crops"
+    results.append(Result("mediapipe_graph_ms_per_pose", usage.wall / n * 1e3, "ms", note))
     return results
 
 
@@ -355,8 +370,8 @@ def bench_pose(ctx: Context) -> list[Result]:
 def bench_analyze(ctx: Context) -> list[Result]:
     """The whole batch analysis (VideoAnalyzer.run) at each analysis rate."""
     started = time.perf_counter()
-    PoseEstimator().close()  # imports MediaPipe: a one-off cost, reported apart
-    results = [Result("startup_s", time.perf_counter() - started, "s", "import MediaPipe")]
+    BlazePoseEstimator().close()  # loads the pose model: a one-off cost, reported apart
+    results = [Result("startup_s", time.perf_counter() - started, "s", "load the pose model")]
     decode_rtf = ctx.value("decode", "realtime_factor")
     for fps in ctx.analysis_fps:
         analyzer = VideoAnalyzer(ctx.video, ctx.clip.corners, analysis_fps=fps)

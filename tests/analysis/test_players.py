@@ -114,8 +114,10 @@ def _project(projection: np.ndarray, points: np.ndarray) -> np.ndarray:
 )
 def test_person_height_follows_the_camera_geometry(position: tuple[float, float, float]) -> None:
     projection = _camera(position)
-    corners_m = np.array([[0, 0, 0], [COURT_WIDTH, 0, 0], [COURT_WIDTH, COURT_LENGTH, 0],
-                          [0, COURT_LENGTH, 0]], dtype=float)
+    corners_m = np.array(
+        [[0, 0, 0], [COURT_WIDTH, 0, 0], [COURT_WIDTH, COURT_LENGTH, 0], [0, COURT_LENGTH, 0]],
+        dtype=float,
+    )
     # Close cameras see the near corners outside the frame: no frame check here.
     court = Court.from_corners(_project(projection, corners_m))
     scale = PersonScale(court, FRAME)
