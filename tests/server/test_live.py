@@ -5,9 +5,12 @@ video and results, and the end of the session gives the report."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
+from server.context import STREAMS
+from server.live.viewer_tokens import sign_viewer_token
 from tests.server.conftest import SignedIn
 from tests.server.live_client import ClipTrack, LiveClient
 
@@ -133,6 +136,10 @@ async def test_viewer_links_expire_and_can_be_revoked(client, alice, clip):
     anonymous = SignedIn(client, "", "", "")
     anonymous.headers = {}
     await connect(anonymous, f"/api/v1/view/{token}/offer", viewer)
+    # A properly signed token whose time is up.
+    expired = sign_viewer_token(client.app[STREAMS].key, link_id, session_id, int(time.time()) - 5)
+    response = await client.get(f"/api/v1/view/{expired}")
+    assert response.status == 403 and "expired" in (await response.json())["error"]
     revoke = await alice.call("DELETE", f"/api/v1/stream/{session_id}/viewers/{link['id']}")
     assert revoke.status == 204
     revoked = await client.get(f"/api/v1/view/{token}")
