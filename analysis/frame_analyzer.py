@@ -87,6 +87,10 @@ class FrameAnalyzer:
         events += self._maybe_stats(timestamp, force=False)
         return events
 
+    def set_pose_fps(self, pose_fps: float) -> None:
+        """Changes how many times a second the players are posed, from the next pose on."""
+        self._trackers.set_pose_fps(pose_fps)
+
     def prefetch(self, frame: np.ndarray, timestamp: float, frame_index: int) -> None:
         """Starts the pose work of a frame that `process` will get later (a video file,
         whose next frames are already decoded): the poses of the next frames then run while
@@ -179,7 +183,8 @@ class FrameAnalyzer:
             court_xy,
         )
         self._shots.append(event)
-        return [event, *self._maybe_stats(hit.time, force=True)]
+        # The stats are as of the frame being analysed, and carry its time (not the hit's).
+        return [event, *self._maybe_stats(self._last_time, force=True)]
 
     def _maybe_stats(self, timestamp: float, force: bool) -> list[Event]:
         if not force and timestamp < self._next_stats_time:

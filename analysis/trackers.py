@@ -57,6 +57,10 @@ class CourtTrackers:
         self._boxes: list[tuple[float, float, float, float]] = []
         self._closed = False
 
+    def set_pose_fps(self, pose_fps: float) -> None:
+        """Changes the pose rate from the next pose on (a live server sharing its CPU)."""
+        self.pose_interval = 1.0 / pose_fps if pose_fps > 0 else 0.0
+
     def prefetch(self, frame: np.ndarray, index: int, timestamp: float) -> None:
         """Starts the player poses of a frame that `update` will be given later.
 

@@ -50,6 +50,8 @@ class Settings:
     # Live streams: poses per second and player (at most the stream's own rate), and how long
     # a publisher that dropped off may take to reconnect before its session ends.
     live_pose_fps: float = 10.0
+    # Poses per second the machine spends on all live sessions together (~0.6 of a core here).
+    live_pose_budget: float = 40.0
     publisher_grace_s: float = 30.0
 
     @property
@@ -97,6 +99,7 @@ class Settings:
                 analysis_fps=float(env.get("ANALYSIS_FPS", cls.analysis_fps)),
                 job_workers=int(env.get("JOB_WORKERS", cls.job_workers)),
                 live_pose_fps=float(env.get("LIVE_POSE_FPS", cls.live_pose_fps)),
+                live_pose_budget=float(env.get("LIVE_POSE_BUDGET", cls.live_pose_budget)),
                 publisher_grace_s=float(env.get("PUBLISHER_GRACE_S", cls.publisher_grace_s)),
             )
         except ValueError as exc:

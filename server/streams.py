@@ -43,6 +43,7 @@ QUALITY_PRESETS: dict[str, dict[str, Any]] = {
     "max": {"label": "Max", "fps": 30, "kbps": 2500},
 }
 VIEWER_TTL_S = 4 * 3600
+MIN_POSE_FPS = 3.0  # below this, who hit a shot is guesswork
 MAX_VIEWER_TTL_S = 7 * 24 * 3600
 
 
@@ -137,12 +138,25 @@ class Streams:
             Court.from_mapping(session.court, size),
             size,
             server_configuration(self.settings),
-            pose_fps=min(fps, self.settings.live_pose_fps),
+            pose_fps=self._pose_fps(fps, len(self.live) + 1),
+            stream_fps=fps,
             publisher_grace_s=self.settings.publisher_grace_s,
             on_abandoned=self._abandoned,
         )
         self.live[session.id] = live
+        self._share_poses()
         return live
+
+    def _pose_fps(self, stream_fps: float, sessions: int) -> float:
+        """Poses per second and player: as many as the stream and the setting allow, within
+        the machine's pose budget shared by every live session (two players each)."""
+        share = self.settings.live_pose_budget / (2 * max(1, sessions))
+        return max(MIN_POSE_FPS, min(stream_fps, self.settings.live_pose_fps, share))
+
+    def _share_poses(self) -> None:
+        """Spreads the pose budget again when a session opens or closes."""
+        for live in self.live.values():
+            live.analysis.set_pose_fps(self._pose_fps(live.stream_fps, len(self.live)))
 
     async def publisher_offer(self, user: User, session_id: str, body: dict[str, Any]):
         session = await self.owned(user, session_id)
@@ -181,6 +195,7 @@ class Streams:
 
     async def _finish(self, session_id: str) -> dict[str, Any] | None:
         live = self.live.pop(session_id, None)
+        self._share_poses()
         report, recording = (None, None) if live is None else await live.close()
         async with self.db.session() as db:
             session = await db.get(StreamSession, session_id)

@@ -98,6 +98,7 @@ class LiveAnalysis:
         self.dropped = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"analysis-{name}")
         self._analyzer: FrameAnalyzer | None = None
+        self._analyzer_pose_fps = pose_fps
         self._latest: tuple[VideoFrame, float] | None = None
         self._new_frame = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -105,6 +106,10 @@ class LiveAnalysis:
         self._last_time = -1.0
         self._shape_error_sent = False
         self._finished = False
+
+    def set_pose_fps(self, pose_fps: float) -> None:
+        """A new pose rate, taken up by the worker at its next frame."""
+        self.pose_fps = pose_fps
 
     @property
     def last_timestamp(self) -> float | None:
@@ -198,10 +203,14 @@ class LiveAnalysis:
         self._last_time = t
         image = self._fit(frame.to_ndarray(format="bgr24"))
         analyzer = self._create_analyzer()
+        if self.pose_fps != self._analyzer_pose_fps:
+            analyzer.set_pose_fps(self.pose_fps)
+            self._analyzer_pose_fps = self.pose_fps
         return [event.to_message() for event in analyzer.process(image, t)]
 
     def _create_analyzer(self) -> FrameAnalyzer:
         if self._analyzer is None:
+            self._analyzer_pose_fps = self.pose_fps
             self._analyzer = FrameAnalyzer(self.court, self.frame_size, pose_fps=self.pose_fps)
         return self._analyzer
 

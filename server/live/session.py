@@ -41,12 +41,14 @@ class LiveSession:
         ice: RTCConfiguration,
         *,
         pose_fps: float,
+        stream_fps: float = 30.0,
         max_fps: float = 30.0,
         publisher_grace_s: float = 30.0,
         on_abandoned: Callable[[LiveSession], Awaitable[None]] | None = None,
     ) -> None:
         self.id = session_id
         self.ice = ice
+        self.stream_fps = stream_fps
         self.publisher_grace_s = publisher_grace_s
         self.on_abandoned = on_abandoned
         self.track = PublisherTrack()
@@ -236,6 +238,7 @@ class LiveSession:
                 "analysed": round(self.analysis.analysed.rate(), 1),
             },
             "frames_dropped": self.analysis.dropped,
+            "pose_fps": self.analysis.pose_fps,
             "latency_ms": {"p50": latency.p50_ms, "p95": latency.p95_ms, "window_s": 60},
             "total_shots": self.total_shots,
             "current_rally": self.current_rally,

@@ -174,3 +174,25 @@ async def test_garbage_on_the_data_channel_gets_error_messages(client, alice, cl
     assert status.status == 200
     assert (await alice.call("POST", f"/api/v1/stream/{session_id}/end")).status == 200
     await publisher.close()
+
+
+async def test_live_sessions_share_the_pose_budget(aiohttp_client, settings, clip):
+    from dataclasses import replace
+
+    from server.app import create_app
+    from tests.server.conftest import sign_up
+
+    client = await aiohttp_client(
+        create_app(replace(settings, live_pose_budget=40.0, live_pose_fps=10.0))
+    )
+    alice = await sign_up(client, "alice@example.com")
+    streams = client.app[STREAMS]
+    first = await create_session(alice, clip, quality="high")  # 15 fps stream
+    assert streams.live[first].analysis.pose_fps == 10.0  # the setting's cap
+    others = [await create_session(alice, clip, quality="medium") for _ in range(3)]
+    assert [streams.live[s].analysis.pose_fps for s in [first, *others]] == [5.0] * 4
+    for session_id in others:
+        assert (await alice.call("POST", f"/api/v1/stream/{session_id}/end")).status == 200
+    assert streams.live[first].analysis.pose_fps == 10.0
+    low = await create_session(alice, clip, quality="low")  # 5 fps stream
+    assert streams.live[low].analysis.pose_fps == 5.0
