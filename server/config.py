@@ -52,6 +52,9 @@ class Settings:
     live_pose_fps: float = 10.0
     # Poses per second the machine spends on all live sessions together (~0.6 of a core here).
     live_pose_budget: float = 40.0
+    # Live sessions at once (0: two per CPU core). Past what the CPU can analyse, frames would
+    # wait in the decoders and every stream would lag, so more are refused.
+    max_live_sessions: int = 0
     publisher_grace_s: float = 30.0
 
     @property
@@ -59,6 +62,10 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'badminton.db').resolve()}"
+
+    @property
+    def live_session_limit(self) -> int:
+        return self.max_live_sessions or 2 * (os.cpu_count() or 1)
 
     @property
     def files_dir(self) -> Path:
@@ -100,6 +107,7 @@ class Settings:
                 job_workers=int(env.get("JOB_WORKERS", cls.job_workers)),
                 live_pose_fps=float(env.get("LIVE_POSE_FPS", cls.live_pose_fps)),
                 live_pose_budget=float(env.get("LIVE_POSE_BUDGET", cls.live_pose_budget)),
+                max_live_sessions=int(env.get("MAX_LIVE_SESSIONS", cls.max_live_sessions)),
                 publisher_grace_s=float(env.get("PUBLISHER_GRACE_S", cls.publisher_grace_s)),
             )
         except ValueError as exc:

@@ -122,6 +122,12 @@ class Streams:
             raise BadRequest("set up the court first (POST .../setup-court)")
         if session.status == StreamStatus.STREAMING and session.id in self.live:
             return session
+        limit = self.settings.live_session_limit
+        if len(self.live) >= limit:
+            raise ApiError(
+                f"the server is analysing {limit} live streams, its most: try again later",
+                status=503,
+            )
         self._open_live(session)
         return await self._update(
             session_id,

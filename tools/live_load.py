@@ -129,6 +129,8 @@ class ServerProcess:
             **os.environ,
             "DATA_DIR": str(data_dir),
             "HOST": "127.0.0.1",
+            # Past the server's own limit on purpose: the benchmark shows what overload does.
+            "MAX_LIVE_SESSIONS": "64",
             # The embedded database and storage, and no STUN/TURN: loopback only.
             **dict.fromkeys(
                 ("DATABASE_URL", "S3_BUCKET", "REDIS_URL", "STUN_URLS", "TURN_URLS"), ""

@@ -47,15 +47,16 @@ async def test_publisher_gets_its_shots_live_and_the_report(client, alice, clip)
     link = await alice.call("POST", f"/api/v1/stream/{session_id}/viewers", json={})
     assert link.status == 201
     token = (await link.json())["token"]
-    viewer = LiveClient()
     viewer_http = SignedIn(client, "", "", "")
     viewer_http.headers = {}
+    viewer, second_viewer = LiveClient(), LiveClient()  # two coaches on one link
     await connect(viewer_http, f"/api/v1/view/{token}/offer", viewer)
+    await connect(viewer_http, f"/api/v1/view/{token}/offer", second_viewer)
 
     await asyncio.wait_for(publisher.track.done.wait(), 60)
     await asyncio.sleep(2.0)  # the last hits are decided a little after their frame
     status = await (await alice.call("GET", f"/api/v1/stream/{session_id}/status")).json()
-    assert status["live"]["viewers"] == 1
+    assert status["live"]["viewers"] == 2
     assert status["live"]["fps"]["received"] >= 0
     assert status["live"]["latency_ms"]["p95"] is not None
 
@@ -73,11 +74,12 @@ async def test_publisher_gets_its_shots_live_and_the_report(client, alice, clip)
     assert all("timestamp" in m for m in publisher.messages)
     assert publisher.of_type("position_update") and publisher.of_type("stats_update")
     health = publisher.of_type("live_status")
-    assert health and health[-1]["viewers"] == 1 and health[-1]["fps"]["analysed"] > 0
+    assert health and health[-1]["viewers"] == 2 and health[-1]["fps"]["analysed"] > 0
     assert publisher.messages[-1]["type"] == "session_ended"
 
     # The viewer saw the video and the same results.
-    assert viewer.video_frames > FPS
+    assert viewer.video_frames > FPS and second_viewer.video_frames > FPS
+    assert second_viewer.of_type("shot_detected") == viewer.of_type("shot_detected")
     assert [m["timestamp"] for m in viewer.of_type("shot_detected")] == [
         m["timestamp"] for m in shots
     ]
@@ -89,6 +91,7 @@ async def test_publisher_gets_its_shots_live_and_the_report(client, alice, clip)
     assert final["total_shots"] == len(shots)
     await publisher.close()
     await viewer.close()
+    await second_viewer.close()
 
 
 @pytest.mark.parametrize(
@@ -196,3 +199,26 @@ async def test_live_sessions_share_the_pose_budget(aiohttp_client, settings, cli
     assert streams.live[first].analysis.pose_fps == 10.0
     low = await create_session(alice, clip, quality="low")  # 5 fps stream
     assert streams.live[low].analysis.pose_fps == 5.0
+
+
+async def test_streams_beyond_capacity_are_refused(aiohttp_client, settings, clip):
+    from dataclasses import replace
+
+    from server.app import create_app
+    from tests.server.conftest import sign_up
+
+    client = await aiohttp_client(create_app(replace(settings, max_live_sessions=1)))
+    alice = await sign_up(client, "alice@example.com")
+    first = await create_session(alice, clip)
+    created = await alice.call("POST", "/api/v1/stream/create", json={"quality": "medium"})
+    second = (await created.json())["id"]
+    await alice.call(
+        "POST",
+        f"/api/v1/stream/{second}/setup-court",
+        json={"court": clip.corners, "frame_size": [1280, 720]},
+    )
+    refused = await alice.call("POST", f"/api/v1/stream/{second}/start")
+    assert refused.status == 503
+    assert "try again later" in (await refused.json())["error"]
+    await alice.call("POST", f"/api/v1/stream/{first}/end")
+    assert (await alice.call("POST", f"/api/v1/stream/{second}/start")).status == 200
