@@ -157,9 +157,7 @@ class _Sample:
 class HitDetector:
     """Finds hits in the stream of shuttle points and player observations."""
 
-    def __init__(
-        self, court: Court, frame_height: float, threshold: float | None = None
-    ) -> None:
+    def __init__(self, court: Court, frame_height: float, threshold: float | None = None) -> None:
         """`threshold`: hit probability a peak needs; by default that of the input rate."""
         self.frame_height = frame_height
         self.net_y = net_row(court)

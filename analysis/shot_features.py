@@ -104,8 +104,10 @@ def _flight_shape(flight: np.ndarray, frame_height: float) -> tuple[float, float
     start = flight[:2].mean(axis=0)
     end = flight[-2:].mean(axis=0)
     rise = (start[1] - flight[:, 1].min()) / frame_height
-    return float(rise), float((end[1] - start[1]) / frame_height), float(
-        abs(end[0] - start[0]) / frame_height
+    return (
+        float(rise),
+        float((end[1] - start[1]) / frame_height),
+        float(abs(end[0] - start[0]) / frame_height),
     )
 
 

@@ -134,8 +134,10 @@ def _print_table(results: list[ClipResult], fps: float) -> None:
     print("Found: share of labelled hits with the player found. Error: metres from the labelled")
     print("foot to the point between the feet, median and 90th percentile; (foot): to the nearer")
     print("of the two feet, since labels mark one foot. Speed: both players on one thread.")
-    print("clip   hits hitter  near   far   near m50 p90 (foot)    far m50 p90 (foot)  "
-          "poses/frame poses/s x real time")
+    print(
+        "clip   hits hitter  near   far   near m50 p90 (foot)    far m50 p90 (foot)  "
+        "poses/frame poses/s x real time"
+    )
     for r in [*results, _total(results)]:
         rate = {side: r.found[side] / max(r.hits, 1) for side in ("near", "far")}
         speed = r.frames / fps / max(r.seconds, 1e-9)
