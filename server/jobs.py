@@ -184,23 +184,24 @@ class JobRunner:
     async def _analyse_file(self, job: Job, video: Path, out: Path) -> dict[str, Any]:
         if job.court is None:
             raise JobFailed("no court corners were given for this video")
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "server.job_worker",
-            str(video),
-            json.dumps(job.court),
-            str(out),
-            str(self.analysis_fps),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        # The worker's stderr goes to a file: a pipe nobody reads while the job runs would
+        # fill up and stall a long analysis that logs a lot.
+        stderr_path = out.parent / "worker.log"
+        with stderr_path.open("wb") as stderr_file:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "server.job_worker",
+                str(video),
+                json.dumps(job.court),
+                str(out),
+                str(self.analysis_fps),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=stderr_file,
+            )
         self._processes[job.id] = process
         try:
             result = await self._follow(job.id, process)
-            stderr = (
-                (await process.stderr.read()).decode(errors="replace") if process.stderr else ""
-            )
             code = await process.wait()
         finally:
             self._processes.pop(job.id, None)
@@ -210,7 +211,8 @@ class JobRunner:
         if "error" in result:
             raise JobFailed(result["error"])
         if code != 0 or not result.get("done"):
-            log.error("job %s: analysis process exited with %s: %s", job.id, code, stderr[-2000:])
+            tail = stderr_path.read_text(errors="replace")[-2000:]
+            log.error("job %s: analysis process exited with %s: %s", job.id, code, tail)
             raise JobFailed(f"the analysis stopped unexpectedly (exit code {code})")
         return result["summary"]
 
