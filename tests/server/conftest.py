@@ -7,7 +7,6 @@ import asyncio
 import json
 import subprocess
 import sys
-from dataclasses import replace
 
 import pytest
 
@@ -101,6 +100,3 @@ async def wait_for_job(user: SignedIn, job_id: str, timeout: float = 300.0) -> d
             return job
         await asyncio.sleep(0.5)
     raise AssertionError(f"job {job_id} did not finish within {timeout} s: {job}")
-
-
-__all__ = ["SignedIn", "sign_up", "wait_for_job", "replace"]

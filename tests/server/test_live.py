@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 import pytest
 
+from server.app import create_app
 from server.context import STREAMS
 from server.live.viewer_tokens import sign_viewer_token
-from tests.server.conftest import SignedIn
+from tests.server.conftest import SignedIn, sign_up
 from tests.server.live_client import ClipTrack, LiveClient
 
 FPS = 15
@@ -180,11 +182,6 @@ async def test_garbage_on_the_data_channel_gets_error_messages(client, alice, cl
 
 
 async def test_live_sessions_share_the_pose_budget(aiohttp_client, settings, clip):
-    from dataclasses import replace
-
-    from server.app import create_app
-    from tests.server.conftest import sign_up
-
     client = await aiohttp_client(
         create_app(replace(settings, live_pose_budget=40.0, live_pose_fps=10.0))
     )
@@ -202,11 +199,6 @@ async def test_live_sessions_share_the_pose_budget(aiohttp_client, settings, cli
 
 
 async def test_streams_beyond_capacity_are_refused(aiohttp_client, settings, clip):
-    from dataclasses import replace
-
-    from server.app import create_app
-    from tests.server.conftest import sign_up
-
     client = await aiohttp_client(create_app(replace(settings, max_live_sessions=1)))
     alice = await sign_up(client, "alice@example.com")
     first = await create_session(alice, clip)

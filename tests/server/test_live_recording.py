@@ -6,6 +6,7 @@ import asyncio
 import gc
 import shutil
 import threading
+from dataclasses import replace
 
 import aiohttp
 
@@ -131,8 +132,6 @@ async def test_publisher_reconnects_and_the_session_goes_on(client, alice, clip)
 
 
 async def test_an_abandoned_session_ends_by_itself(aiohttp_client, settings, clip):
-    from dataclasses import replace
-
     client = await aiohttp_client(create_app(replace(settings, publisher_grace_s=1.0)))
     alice = await sign_up(client, "alice@example.com")
     session_id = await create_session(alice, clip, quality="medium")
