@@ -119,6 +119,12 @@ def summarize(run: LoadRun, fps: float) -> list[Result]:
         ),
         Result(p + "server_rss_end_mb", last.rss_mb, "MB", f"VmHWM {run.hwm_mb:.0f} MB"),
         Result(p + "end_s", run.end_s, "s", "ending every session: final report stored"),
+        Result(
+            p + "connections_lost",
+            run.lost,
+            "phones",
+            "dropped by the server during the run (overload: ICE consent answered too late)",
+        ),
     ]
     return results
 
@@ -232,11 +238,13 @@ def verdict(results: list[Result], seconds: float) -> Result:
     fast = last < TARGET_P95_MS
     grew = last > first * GROWTH_RATIO and last - first > GROWTH_MS
     long_enough = seconds >= TARGET_S
-    met = fast and not grew and long_enough and not math.isnan(last)
+    lost = values.get(p + "connections_lost", 0.0)
+    met = fast and not grew and long_enough and not lost and not math.isnan(last)
     note = (
         f"4 streams at 10 fps: server p95 {first:.0f} -> {last:.0f} ms (< {TARGET_P95_MS:.0f}:"
         f" {'yes' if fast else 'NO'}; growth: {'YES' if grew else 'no'}), client round trip"
         f" p95 {trip:.0f} ms"
+        + (f"; {lost:.0f} connection(s) lost" if lost else "")
         + ("" if long_enough else f"; only {seconds:.0f} s, not judged (needs {TARGET_S:.0f})")
     )
     return Result("target_met", 1.0 if met else 0.0, "yes=1", note)
