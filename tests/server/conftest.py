@@ -22,30 +22,36 @@ def clip(shared_data):
     return next(c for c in aicup_clips(shared_data) if c.name == CLIP)
 
 
-@pytest.fixture(scope="session")
-def cli_report(clip, tmp_path_factory):
-    """What `badminton analyze` writes for the clip: the reference for the upload path."""
-    out = tmp_path_factory.mktemp("cli")
-    court = tmp_path_factory.mktemp("court") / "court.json"
-    court.write_text(json.dumps(clip.corners))
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "server.cli",
-            "analyze",
-            str(clip.video),
-            "--court",
-            str(court),
-            "--out",
-            str(out),
-        ],
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", *args],
         capture_output=True,
         text=True,
         timeout=600,
     )
-    assert done.returncode == 0, done.stderr
-    return json.loads((out / "report.json").read_text())
+
+
+def corners_arg(corners: dict) -> str:
+    """The court as the command line takes it: 8 numbers, far-left first."""
+    order = ("far_left", "far_right", "near_right", "near_left")
+    return ",".join(f"{v:g}" for name in order for v in corners[name])
+
+
+@pytest.fixture(scope="session")
+def analysed(clip, tmp_path_factory):
+    """`badminton analyze` run once on the clip: its output folder and the process result."""
+    out = tmp_path_factory.mktemp("cli")
+    result = run_cli(
+        "analyze", str(clip.video), "--court", corners_arg(clip.corners), "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+@pytest.fixture(scope="session")
+def cli_report(analysed):
+    """What `badminton analyze` writes for the clip: the reference for the upload path."""
+    return json.loads((analysed[0] / "report.json").read_text())
 
 
 @pytest.fixture

@@ -3,46 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import pytest
 
+from tests.server.conftest import corners_arg, run_cli
 from tools.dataset import aicup_clips
 from tools.scoring import match_hits
-
-CLIP = "00008"
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "server.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
-def corners_arg(corners: dict) -> str:
-    order = ("far_left", "far_right", "near_right", "near_left")
-    return ",".join(f"{v:g}" for name in order for v in corners[name])
-
-
-@pytest.fixture(scope="module")
-def clip(shared_data):
-    return next(c for c in aicup_clips(shared_data) if c.name == CLIP)
-
-
-@pytest.fixture(scope="module")
-def analysed(clip, tmp_path_factory):
-    out = tmp_path_factory.mktemp("out")
-    result = run_cli(
-        "analyze", str(clip.video), "--court", corners_arg(clip.corners), "--out", str(out)
-    )
-    assert result.returncode == 0, result.stderr
-    return out, result
 
 
 def test_writes_report_and_heatmaps(analysed, clip):

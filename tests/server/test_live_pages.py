@@ -15,7 +15,13 @@ import pytest
 from analysis.video import iter_frames
 from server.app import create_app
 from tests.conftest import require
-from tests.server.test_pages import CHROMIUM, CHROMIUM_ARGS, CORNERS, PHONE, click_video_pixel
+from tests.server.test_pages import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    CORNERS,
+    click_video_pixel,
+    phone_signed_up,
+)
 
 
 @pytest.fixture(scope="module")
@@ -67,15 +73,8 @@ async def number(page, selector: str) -> float:
 
 async def test_capture_and_viewer_pages(aiohttp_server, settings, camera_browser, clip, tmp_path):
     server = await aiohttp_server(create_app(settings))
-    phone = await camera_browser.new_page(viewport=PHONE, device_scale_factor=2, has_touch=True)
     errors: list[str] = []
-    phone.on("pageerror", lambda exc: errors.append(str(exc)))
-
-    await phone.goto(str(server.make_url("/static/login.html#register")))
-    await phone.fill("#email", "player@example.com")
-    await phone.fill("#password", "a long enough password")
-    await phone.click("#register")
-    await phone.wait_for_url("**/jobs.html")
+    phone = await phone_signed_up(camera_browser, server, "player@example.com", errors)
 
     await phone.goto(str(server.make_url("/static/capture.html")))
     await phone.select_option("#quality", "medium")

@@ -36,6 +36,19 @@ async def browser():
         await browser.close()
 
 
+async def phone_signed_up(browser, server, email: str, errors: list[str]):
+    """A phone-sized page, its errors collected, with a new account registered on the sign-in
+    page."""
+    page = await browser.new_page(viewport=PHONE, device_scale_factor=2, has_touch=True)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(str(server.make_url("/static/login.html#register")))
+    await page.fill("#email", email)
+    await page.fill("#password", "a long enough password")
+    await page.click("#register")
+    await page.wait_for_url("**/jobs.html")
+    return page
+
+
 async def click_video_pixel(page, x: float, y: float) -> None:
     """Taps the preview where the video's own pixel (x, y) is shown (it may be letterboxed)."""
     box = await page.locator("#preview").bounding_box()
@@ -51,15 +64,8 @@ async def click_video_pixel(page, x: float, y: float) -> None:
 
 async def test_upload_and_report_pages(aiohttp_server, settings, browser, clip, cli_report):
     server = await aiohttp_server(create_app(settings))
-    page = await browser.new_page(viewport=PHONE, device_scale_factor=2, has_touch=True)
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-
-    await page.goto(str(server.make_url("/static/login.html#register")))
-    await page.fill("#email", "coach@example.com")
-    await page.fill("#password", "a long enough password")
-    await page.click("#register")
-    await page.wait_for_url("**/jobs.html")
+    page = await phone_signed_up(browser, server, "coach@example.com", errors)
 
     await page.goto(str(server.make_url("/static/upload.html")))
     await page.set_input_files("#file", str(clip.video))
