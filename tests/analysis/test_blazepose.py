@@ -4,12 +4,10 @@ on a real rally's player crops, the tracking region, the heatmap refinement."""
 from __future__ import annotations
 
 import importlib.util
-import json
 import sys
 from pathlib import Path
 from typing import cast
 
-import cv2
 import numpy as np
 import pytest
 
@@ -23,12 +21,12 @@ from analysis.blazepose import (
 )
 from analysis.court import Court
 from analysis.players import PlayerTracker
-from analysis.pose import COCO_TO_MEDIAPIPE, NUM_LANDMARKS, Pose, PoseEstimator
+from analysis.pose import NUM_LANDMARKS, Pose, PoseEstimator
+from tests.analysis.conftest import keypoint_errors
 from tests.conftest import require
 from tools.dataset import aicup_clips
 from tools.foot_error import iter_frames
 
-SKIER = 785
 # Landmarks compared between the two estimators: the body, without face and hand points.
 BODY = (0, *range(11, 17), *range(23, 33))
 CLIP = "00001"
@@ -40,29 +38,12 @@ def litert() -> None:
     require(importlib.util.find_spec("ai_edge_litert") is not None, "ai-edge-litert")
 
 
-@pytest.fixture(scope="module")
-def skier(shared_data: Path) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float, float]]:
-    """The photo, its 17 labelled COCO keypoints (x, y) and the person's box (x, y, w, h)."""
-    images = shared_data / "pose_images"
-    require((images / "test_coco.json").is_file(), f"COCO labels not found in {images}")
-    labels = json.loads((images / "test_coco.json").read_text())
-    (ann,) = [a for a in labels["annotations"] if a["image_id"] == SKIER]
-    keypoints = np.array(ann["keypoints"], dtype=np.float64).reshape(17, 3)
-    image = cv2.imread(str(images / "000000000785.jpg"))
-    assert image is not None
-    return image, keypoints[:, :2], tuple(ann["bbox"])
-
-
-def _errors(pose: Pose, keypoints: np.ndarray) -> np.ndarray:
-    return np.linalg.norm(pose.landmarks[list(COCO_TO_MEDIAPIPE)] - keypoints, axis=1)
-
-
 def test_finds_the_labelled_keypoints_on_a_photo(litert, skier) -> None:
     image, keypoints, (_, _, _, box_h) = skier
     with BlazePoseEstimator(tracking=False) as estimator:
         pose = estimator.estimate(image)
     assert pose is not None
-    errors = _errors(pose, keypoints)
+    errors = keypoint_errors(pose, keypoints)
     # The graph's bounds. Measured: median 6.8 px, worst 23 px on a 347 px tall person (the
     # graph: 5.8 and 21 px).
     assert np.median(errors) < 0.035 * box_h
@@ -98,7 +79,7 @@ def test_crop_landmarks_come_back_in_frame_pixels(litert, skier) -> None:
     with BlazePoseEstimator(tracking=False) as estimator:
         pose = estimator.estimate(frame, crop)
     assert pose is not None
-    assert np.median(_errors(pose, keypoints + offset)) < 0.035 * box[3]
+    assert np.median(keypoint_errors(pose, keypoints + offset)) < 0.035 * box[3]
     x0, y0, x1, y1 = pose.box()
     assert crop[0] - 10 < x0 < x1 < crop[2] + 10
     assert crop[1] - 10 < y0 < y1 < crop[3] + 10
@@ -110,7 +91,7 @@ def test_tracking_mode_follows_the_person_across_calls(litert, skier) -> None:
         poses = [estimator.estimate(image) for _ in range(3)]
     for pose in poses:
         assert pose is not None
-        assert np.median(_errors(pose, keypoints)) < 0.035 * box_h
+        assert np.median(keypoint_errors(pose, keypoints)) < 0.035 * box_h
 
 
 def test_tracking_region_resets_when_the_crop_jumps(litert, skier) -> None:
@@ -125,8 +106,8 @@ def test_tracking_region_resets_when_the_crop_jumps(litert, skier) -> None:
         first = estimator.estimate(frame, _person_crop(box, left))
         second = estimator.estimate(frame, _person_crop(box, right))
     assert first is not None and second is not None
-    assert np.median(_errors(first, keypoints + left)) < 0.035 * box[3]
-    assert np.median(_errors(second, keypoints + right)) < 0.035 * box[3]
+    assert np.median(keypoint_errors(first, keypoints + left)) < 0.035 * box[3]
+    assert np.median(keypoint_errors(second, keypoints + right)) < 0.035 * box[3]
 
 
 @pytest.mark.parametrize("value", [0, 200])

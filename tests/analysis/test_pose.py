@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 
 from analysis.pose import (
-    COCO_TO_MEDIAPIPE,
     LEFT_ANKLE,
     LEFT_FOOT_INDEX,
     LEFT_HEEL,
@@ -23,27 +19,7 @@ from analysis.pose import (
     Pose,
     PoseEstimator,
 )
-from tests.conftest import require
-
-SKIER = 785
-
-
-@pytest.fixture(scope="module")
-def skier(shared_data: Path) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float, float]]:
-    """The photo, its 17 labelled COCO keypoints (x, y) and the person's box (x, y, w, h)."""
-    images = shared_data / "pose_images"
-    require((images / "test_coco.json").is_file(), f"COCO labels not found in {images}")
-    labels = json.loads((images / "test_coco.json").read_text())
-    (ann,) = [a for a in labels["annotations"] if a["image_id"] == SKIER]
-    keypoints = np.array(ann["keypoints"], dtype=np.float64).reshape(17, 3)
-    assert (keypoints[:, 2] > 0).all()  # every keypoint labelled
-    image = cv2.imread(str(images / "000000000785.jpg"))
-    assert image is not None
-    return image, keypoints[:, :2], tuple(ann["bbox"])
-
-
-def _errors(pose: Pose, keypoints: np.ndarray) -> np.ndarray:
-    return np.linalg.norm(pose.landmarks[list(COCO_TO_MEDIAPIPE)] - keypoints, axis=1)
+from tests.analysis.conftest import keypoint_errors
 
 
 def test_finds_the_labelled_keypoints_on_a_photo(skier) -> None:
@@ -51,7 +27,7 @@ def test_finds_the_labelled_keypoints_on_a_photo(skier) -> None:
     with PoseEstimator(tracking=False) as estimator:
         pose = estimator.estimate(image)
     assert pose is not None
-    errors = _errors(pose, keypoints)
+    errors = keypoint_errors(pose, keypoints)
     # Measured: median 5.8 px, worst 21 px on a 347 px tall person (1.7% and 6.2%).
     assert np.median(errors) < 0.035 * box_h
     assert errors.max() < 0.12 * box_h
@@ -77,7 +53,7 @@ def test_crop_landmarks_come_back_in_frame_pixels(skier) -> None:
     with PoseEstimator(tracking=False) as estimator:
         pose = estimator.estimate(frame, crop)
     assert pose is not None
-    errors = _errors(pose, keypoints + offset)
+    errors = keypoint_errors(pose, keypoints + offset)
     assert np.median(errors) < 0.035 * h / 2
     x0, y0, x1, y1 = pose.box()
     assert crop[0] - 10 < x0 < x1 < crop[2] + 10
@@ -90,7 +66,7 @@ def test_tracking_mode_follows_the_person_across_calls(skier) -> None:
         poses = [estimator.estimate(image) for _ in range(3)]
     for pose in poses:
         assert pose is not None
-        assert np.median(_errors(pose, keypoints)) < 0.035 * box_h
+        assert np.median(keypoint_errors(pose, keypoints)) < 0.035 * box_h
 
 
 @pytest.mark.parametrize("value", [0, 200])
