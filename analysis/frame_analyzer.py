@@ -20,6 +20,7 @@ from analysis.events import (
 from analysis.hits import DECISION_DELAY_S, Hit, HitDetector
 from analysis.players import MovementTracker, PlayerObservation
 from analysis.rallies import RallyTracker
+from analysis.runtime import tune_for_analysis
 from analysis.shots import classify
 from analysis.shuttle import ShuttlePoint
 from analysis.trackers import SIDES, CourtTrackers
@@ -45,6 +46,7 @@ class FrameAnalyzer:
         pose_fps: float = 15.0,
         shuttle_listener: Callable[[list[ShuttlePoint]], None] | None = None,
     ) -> None:
+        tune_for_analysis()
         self.court = court
         self.shuttle_listener = shuttle_listener
         self.frame_size = frame_size
