@@ -232,6 +232,15 @@ def test_fast_colour_conversion_matches_swscale(shared_data):
     assert np.abs(ours - reference).max() < 24
 
 
+def test_one_decoder_thread_gives_the_same_frames(shared_data):
+    """The batch analysis decodes on one thread; the frames are those of threaded decoding."""
+    path = shared_data / "aicup2023_rallies" / "videos" / "00039.mp4"
+    threaded = list(iter_frames(path))
+    single = list(iter_frames(path, threaded=False))
+    assert [(f.index, f.time) for f in single] == [(f.index, f.time) for f in threaded]
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(single, threaded, strict=True))
+
+
 # --- memory ----------------------------------------------------------------------------
 
 
