@@ -118,6 +118,7 @@ async def jobs_context(app: web.Application) -> AsyncIterator[None]:
         workers=settings.job_workers,
         analysis_fps=settings.analysis_fps,
         retries=settings.job_retries,
+        work_dir=settings.work_dir,
     )
     app[JOBS] = runner
     app[UPLOADS] = Uploads(app[DB], app[STORAGE], runner, settings)

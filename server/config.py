@@ -71,6 +71,12 @@ class Settings:
     def files_dir(self) -> Path:
         return self.data_dir / "files"
 
+    @property
+    def work_dir(self) -> Path:
+        """Where jobs keep their video while they analyse it: on the data volume, beside the
+        local files (whose uploads are then linked, not copied), not in a small /tmp."""
+        return self.data_dir / "work"
+
     def signing_key(self) -> bytes:
         """The configured secret, or one generated once and kept in the data folder."""
         if self.secret_key:

@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -34,11 +35,20 @@ OUTPUTS = {
     "heatmap_far": ("heatmap_far.png", "image/png"),
 }
 PROGRESS_WRITE_S = 1.0  # at most one progress write to the database per second and job
+WORK_PREFIX = "job-"  # a job's folder in the work dir, while it runs
 T = TypeVar("T")
 
 
 class JobFailed(Exception):
     """The job cannot succeed as it is (bad video, bad court): no retry."""
+
+
+def _remove_leftovers(work_dir: Path) -> None:
+    """Job folders a crashed run left behind (their jobs run again from the start)."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    for folder in work_dir.glob(f"{WORK_PREFIX}*"):
+        log.info("removing %s, left behind by an interrupted job", folder)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class JobRunner:
@@ -66,6 +76,8 @@ class JobRunner:
 
     async def start(self) -> None:
         """Starts the workers and queues again every job a previous run left unfinished."""
+        if self.work_dir is not None:
+            await asyncio.to_thread(_remove_leftovers, self.work_dir)
         async with self.db.session() as session:
             jobs = (
                 await session.exec(
@@ -162,7 +174,10 @@ class JobRunner:
         log.info("job %s: done in %.1f s", job_id, time.monotonic() - started)
 
     async def _analyse(self, job: Job) -> dict[str, Any]:
-        with tempfile.TemporaryDirectory(prefix=f"job-{job.id}-", dir=self.work_dir) as tmp:
+        if self.work_dir is not None:
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+        prefix = f"{WORK_PREFIX}{job.id}-"
+        with tempfile.TemporaryDirectory(prefix=prefix, dir=self.work_dir) as tmp:
             video = Path(tmp) / safe_filename(job.filename)
             out = Path(tmp) / "out"
             await self._retrying(

@@ -170,7 +170,8 @@ class Storage(Protocol):
         ...
 
     async def download_to(self, key: str, path: Path) -> ObjectInfo:
-        """Streams an object into `path`, which appears only once complete."""
+        """Streams an object into `path`, which appears only once complete. The file may
+        share its data with the stored object (local storage links it): only read it."""
         ...
 
     def iter_chunks(self, key: str, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -77,6 +78,28 @@ def copy_atomic(src: Path, dst: Path, tmp_dir: Path) -> AtomicFile:
         out.discard()
         raise
     return out
+
+
+def link_or_copy_atomic(src: Path, dst: Path, tmp_dir: Path) -> None:
+    """Puts `src`'s content at `dst` as a hard link when both are on one file system (no data
+    copied, no extra disk), else as a copy; either way `dst` appears only when complete.
+
+    A link shares its data with `src`: writing into `dst` would change `src`. Replacing `src`
+    (an atomic write renames a new file onto it) or deleting it leaves `dst` as it was.
+    """
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=tmp_dir, prefix=".incoming-"))
+    try:
+        link = staging / "file"
+        try:
+            os.link(src, link)
+        except OSError:  # another file system (EXDEV), or no links there; or no `src`
+            copy_atomic(src, dst, tmp_dir)
+            return
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(link, dst)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 async def write_chunks(

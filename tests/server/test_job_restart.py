@@ -1,11 +1,14 @@
-"""A job cut short by a server stop runs again, to the end, when the server starts again."""
+"""A job cut short by a server stop runs again, to the end, when the server starts again.
+
+On the way: the running job reads the upload through a hard link (no copy of the video), and
+the folder a crashed run leaves behind is removed at the next start."""
 
 from __future__ import annotations
 
 import asyncio
 
 from server.app import create_app
-from server.context import DB
+from server.context import DB, STORAGE
 from server.models import Job
 from tests.server.conftest import sign_up, wait_for_job
 from tests.server.test_uploads import upload_single
@@ -26,10 +29,17 @@ async def test_restart_during_a_job_resumes_it(aiohttp_client, settings, shared_
             break
         await asyncio.sleep(0.1)
     assert job["status"] == "running", job
+    stored, _ = await first.app[STORAGE].open_for_read(ticket["file_key"])
+    (working,) = settings.work_dir.glob(f"job-{ticket['job_id']}-*/*.mp4")
+    assert working.stat().st_ino == stored.stat().st_ino
     await first.close()  # the server stops mid-job
+    crashed = settings.work_dir / "job-left-by-a-crash"
+    crashed.mkdir()
+    (crashed / "match.mp4").write_bytes(b"partial")
 
     second = await aiohttp_client(create_app(settings))
     alice.client = second
+    assert not crashed.exists()
     job = await wait_for_job(alice, ticket["job_id"])
     assert job["status"] == "done", job
     assert job["summary"]["total_shots"] > 0

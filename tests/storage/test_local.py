@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import yarl
 
+import storage.files
 from storage import (
     MIN_PART_SIZE,
     InvalidKey,
@@ -284,3 +286,33 @@ async def test_open_for_read(local_storage):
     path, head = await local_storage.open_for_read("v/clip.mp4")
     assert path.read_bytes() == b"clip"
     assert head == info
+
+
+async def test_download_links_the_file_on_the_same_file_system(local_storage, tmp_path):
+    """A job's copy of an uploaded match costs no time and no second copy of the disk."""
+    await local_storage.put_bytes("v/match.mp4", b"first take", "video/mp4")
+    stored, _ = await local_storage.open_for_read("v/match.mp4")
+    target = tmp_path / "job" / "match.mp4"
+    info = await local_storage.download_to("v/match.mp4", target)
+    assert info.size == len(b"first take")
+    assert target.stat().st_ino == stored.stat().st_ino
+    assert [p.name for p in target.parent.iterdir()] == ["match.mp4"]  # nothing staged left
+    # Replacing or deleting the object leaves the downloaded file as it was.
+    await local_storage.put_bytes("v/match.mp4", b"second take", "video/mp4")
+    assert target.read_bytes() == b"first take"
+    await local_storage.delete("v/match.mp4")
+    assert target.read_bytes() == b"first take"
+
+
+async def test_download_copies_across_file_systems(local_storage, tmp_path, monkeypatch):
+    def cross_device(src, dst):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(storage.files.os, "link", cross_device)
+    await local_storage.put_bytes("v/match.mp4", b"match", "video/mp4")
+    stored, _ = await local_storage.open_for_read("v/match.mp4")
+    target = tmp_path / "job" / "match.mp4"
+    await local_storage.download_to("v/match.mp4", target)
+    assert target.read_bytes() == b"match"
+    assert target.stat().st_ino != stored.stat().st_ino
+    assert [p.name for p in target.parent.iterdir()] == ["match.mp4"]
