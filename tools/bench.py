@@ -1,7 +1,7 @@
 """`make bench`: how fast the batch analysis runs on this machine, and where the time goes.
 
 python -m tools.bench [--data DIR] [--seconds 60] [--only decode,shuttle,pose,analyze]
-                     [--analysis-fps 15,30] [--json bench.json]
+                     [--analysis-fps 10,15,30] [--json bench.json]
 
 The input is the longest labelled broadcast rally (720p, 30 fps) played several times in a
 row (its packets copied into a temporary file, nothing re-encoded) to make about `--seconds`
@@ -473,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--seconds", type=float, default=60.0, help="video length to analyse")
     parser.add_argument("--only", default="", help=f"comma-separated, of {','.join(BENCHMARKS)}")
-    parser.add_argument("--analysis-fps", default="15,30", help="pose rates for 'analyze'")
+    parser.add_argument("--analysis-fps", default="10,15,30", help="pose rates for 'analyze'")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)
 
