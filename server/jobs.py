@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,11 +37,28 @@ OUTPUTS = {
 }
 PROGRESS_WRITE_S = 1.0  # at most one progress write to the database per second and job
 WORK_PREFIX = "job-"  # a job's folder in the work dir, while it runs
+# Below this much progress the analysis has not run long enough to tell how long it takes.
+ESTIMATE_AFTER_PROGRESS = 0.02
 T = TypeVar("T")
 
 
 class JobFailed(Exception):
     """The job cannot succeed as it is (bad video, bad court): no retry."""
+
+
+def remaining_seconds(job: Job, now: datetime | None = None) -> float | None:
+    """About how long a running job still needs, from its progress so far (analysis runs
+    at a steady pace through a video); None when not running or too early to tell."""
+    progress = job.progress
+    if job.status != JobStatus.RUNNING or job.started_at is None:
+        return None
+    if not ESTIMATE_AFTER_PROGRESS <= progress < 1.0:
+        return None
+    started = job.started_at
+    if started.tzinfo is None:  # SQLite gives back naive UTC
+        started = started.replace(tzinfo=UTC)
+    elapsed = max(0.0, ((now or utcnow()) - started).total_seconds())
+    return elapsed * (1.0 - progress) / progress
 
 
 def _remove_leftovers(work_dir: Path) -> None:

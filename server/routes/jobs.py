@@ -10,7 +10,7 @@ from sqlmodel import col, delete, select
 
 from server.context import DB, JOBS, SETTINGS, STORAGE, absolute_url, current_user, json_body
 from server.errors import BadRequest, Conflict, NotFound
-from server.jobs import OUTPUTS
+from server.jobs import OUTPUTS, remaining_seconds
 from server.models import Job, JobStatus, Upload, User, iso, utcnow
 from server.uploads import parse_court
 
@@ -22,6 +22,7 @@ async def job_json(request: web.Request, job: Job) -> dict[str, Any]:
         "id": job.id,
         "status": job.status,
         "progress": round(job.progress, 4),
+        "remaining_s": _rounded(remaining_seconds(job)),
         "error": job.error,
         "filename": job.filename,
         "size": job.size,
@@ -34,6 +35,10 @@ async def job_json(request: web.Request, job: Job) -> dict[str, Any]:
         "summary": job.summary,
         "outputs": await output_urls(request, job) if job.status == JobStatus.DONE else None,
     }
+
+
+def _rounded(seconds: float | None) -> int | None:
+    return None if seconds is None else round(seconds)
 
 
 async def output_urls(request: web.Request, job: Job) -> dict[str, str]:

@@ -16,12 +16,29 @@ export function isActive(job) {
 }
 
 /**
- * @param {{status: string, progress: number}} job
- * @returns {string} e.g. "Analysing 42%"
+ * @param {{status: string, progress: number, remaining_s?: number|null}} job
+ * @returns {string} e.g. "Analysing 42%, about 6 min left"
  */
 export function statusText(job) {
   const label = LABELS[job.status] || job.status;
-  return job.status === "running" ? `${label} ${formatPercent(job.progress)}` : label;
+  if (job.status !== "running") return label;
+  const text = `${label} ${formatPercent(job.progress)}`;
+  const left = timeLeft(job.remaining_s);
+  return left ? `${text}, ${left}` : text;
+}
+
+/**
+ * @param {number|null|undefined} seconds the server's estimate
+ * @returns {string} e.g. "about 6 min left", "about 1 h 5 min left"; "" with no estimate
+ */
+export function timeLeft(seconds) {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "";
+  if (seconds < 60) return "less than a minute left";
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `about ${minutes} min left`;
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  return rest ? `about ${hours} h ${rest} min left` : `about ${hours} h left`;
 }
 
 /**

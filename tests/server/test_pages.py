@@ -112,3 +112,31 @@ async def test_upload_and_report_pages(aiohttp_server, settings, browser, clip, 
     assert await row.count() == 1
     assert await row.first.get_attribute("data-status") == "done"
     assert errors == []
+
+
+async def test_running_jobs_show_the_time_left(aiohttp_server, settings, browser):
+    server = await aiohttp_server(create_app(settings))
+    page = await browser.new_page()
+    await page.goto(str(server.make_url("/static/login.html")))
+    texts = await page.evaluate(
+        """async () => {
+          const { statusText } = await import("/static/js/job-status.js");
+          const running = (progress, remaining_s) => ({ status: "running", progress, remaining_s });
+          return [
+            statusText(running(0.01, null)),
+            statusText(running(0.2, 30)),
+            statusText(running(0.42, 359)),
+            statusText(running(0.1, 3900)),
+            statusText(running(0.1, 7200)),
+            statusText({ status: "done", progress: 1, remaining_s: null }),
+          ];
+        }"""
+    )
+    assert texts == [
+        "Analysing 1%",
+        "Analysing 20%, less than a minute left",
+        "Analysing 42%, about 6 min left",
+        "Analysing 10%, about 1 h 5 min left",
+        "Analysing 10%, about 2 h left",
+        "Done",
+    ]

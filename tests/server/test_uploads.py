@@ -76,6 +76,7 @@ async def test_clip_upload_gives_the_cli_report(client, alice, clip, cli_report)
     job = await wait_for_job(alice, ticket["job_id"])
     assert job["status"] == "done", job
     assert job["progress"] == 1.0
+    assert job["remaining_s"] is None  # only running jobs have an estimate
     assert job["summary"] == cli_report["summary"]
     report = await (await alice.call("GET", f"/api/v1/jobs/{job['id']}/report")).json()
     assert comparable(report) == comparable(cli_report)
