@@ -11,10 +11,7 @@ DECISION_DELAY_S.
 
 from __future__ import annotations
 
-import itertools
-from bisect import bisect_left, bisect_right, insort
 from collections import deque
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,14 +82,48 @@ def threshold_for(times: np.ndarray) -> float:
     """The peak threshold for samples at the typical interval of `times`."""
     if len(times) < 2:
         return THRESHOLD
-    return _threshold_at_interval(float(np.median(np.diff(times))))
-
-
-def _threshold_at_interval(interval: float) -> float:
-    """The peak threshold for samples `interval` seconds apart."""
+    interval = float(np.median(np.diff(times)))
     span = SPARSE_INTERVAL_S - DENSE_INTERVAL_S
-    w = min(max((interval - DENSE_INTERVAL_S) / span, 0.0), 1.0)
-    return THRESHOLD + w * (SPARSE_THRESHOLD - THRESHOLD)
+    w = np.clip((interval - DENSE_INTERVAL_S) / span, 0.0, 1.0)
+    return float(THRESHOLD + w * (SPARSE_THRESHOLD - THRESHOLD))
+
+
+@dataclass(frozen=True)
+class Peak:
+    """A moment picked as a hit, with its probabilities smoothed over the moments around."""
+
+    index: int
+    proba: float  # that a hit happened here
+    p_near: float  # that the near player hit
+
+
+def find_peaks(
+    times: np.ndarray,
+    proba: np.ndarray,
+    p_near: np.ndarray,
+    threshold: float | None = None,
+    min_separation: float = MIN_SEPARATION_S,
+) -> list[Peak]:
+    """Greedy peak picking: the most probable moments, at least `min_separation` apart,
+    in time order.
+
+    `threshold` defaults to the one for the sample rate (`threshold_for`).
+    """
+    if threshold is None:
+        threshold = threshold_for(times)
+    # Moments next to a hit score high too; smoothing puts the peak at the middle of them.
+    proba = smooth_in_time(times, proba, HIT_SMOOTHING_S, triangle=True)
+    # Who hit is judged over the few moments around the hit, not one alone.
+    p_near = smooth_in_time(times, p_near, HITTER_SMOOTHING_S, triangle=False)
+    order = np.argsort(-proba, kind="stable")
+    chosen: list[int] = []
+    for i in order:
+        if proba[i] < threshold:
+            break
+        if all(abs(times[i] - times[j]) >= min_separation for j in chosen):
+            chosen.append(int(i))
+    chosen.sort()
+    return [Peak(i, float(proba[i]), float(p_near[i])) for i in chosen]
 
 
 def pick_hits(
@@ -102,39 +133,10 @@ def pick_hits(
     threshold: float | None = None,
     min_separation: float = MIN_SEPARATION_S,
 ) -> list[tuple[int, str, float]]:
-    """Greedy peak picking: the most probable moments, at least `min_separation` apart.
-
-    `threshold` defaults to the one for the sample rate (`threshold_for`). Returns
-    (index, player, probability) in time order.
-    """
-    if threshold is None:
-        threshold = threshold_for(times)
-    # Moments next to a hit score high too; smoothing puts the peak at the middle of them.
-    proba = smooth_in_time(times, proba, HIT_SMOOTHING_S, triangle=True)
-    # Who hit is judged over the few moments around the hit, not one alone.
-    p_near = smooth_in_time(times, p_near, HITTER_SMOOTHING_S, triangle=False)
-    order = np.argsort(-proba, kind="stable")
-    ranked = itertools.takewhile(lambda i: not proba[i] < threshold, order)
-    chosen = _separated_peaks(times, ranked, min_separation)
+    """The peaks of a whole track with their hitters: (index, player, probability)."""
     sequence = HitterSequence()
-    return [(i, sequence.assign(times[i], p_near[i]), float(proba[i])) for i in chosen]
-
-
-def _separated_peaks(
-    times: Sequence[float], ranked: Iterable[int], min_separation: float
-) -> list[int]:
-    """Greedy: each candidate in rank order is taken unless it is within `min_separation`
-    of one already taken. Returns the indices taken, in index order."""
-    chosen: list[int] = []
-    for i in ranked:
-        t = times[i]
-        for j in chosen:
-            if not abs(t - times[j]) >= min_separation:
-                break
-        else:
-            chosen.append(int(i))
-    chosen.sort()
-    return chosen
+    peaks = find_peaks(times, proba, p_near, threshold, min_separation)
+    return [(p.index, sequence.assign(times[p.index], p.p_near), p.proba) for p in peaks]
 
 
 def smooth_in_time(
@@ -162,44 +164,6 @@ def smooth_in_time(
     return total / weight
 
 
-def _smoothed_at(
-    times: Sequence[float], values: Sequence[float], i: int, half_width: float, triangle: bool
-) -> float:
-    """`smooth_in_time(times, values, half_width, triangle)[i]` for ascending `times`,
-    from the samples around i alone: the same terms, added in the same order, so the same
-    float (the terms it adds for samples out of reach are zeros)."""
-    reach = half_width + 1e-6
-    total, weight = float(values[i]), 1.0
-    n = len(values)
-    for k in range(1, n):
-        near = False
-        if i >= k:
-            gap = times[i] - times[i - k]
-            if gap <= reach:
-                near = True
-                w = _smoothing_weight(gap, half_width, triangle)
-                total += w * values[i - k]
-                weight += w
-        if i + k < n:
-            gap = times[i + k] - times[i]
-            if gap <= reach:
-                near = True
-                w = _smoothing_weight(gap, half_width, triangle)
-                total += w * values[i + k]
-                weight += w
-        if not near:  # times ascend: farther samples are out of reach too
-            break
-    return total / weight
-
-
-def _smoothing_weight(gap: float, half_width: float, triangle: bool) -> float:
-    return max(1.0 - gap / half_width if triangle else 1.0, 0.0)
-
-
-# Samples this close to a changed one may have a different smoothed hit probability.
-SMOOTHING_REACH_S = HIT_SMOOTHING_S + 1e-3
-
-
 @dataclass
 class _Sample:
     frame: int
@@ -211,52 +175,11 @@ class _Sample:
     p_near: float = 0.5
 
 
-class _Track:
-    """Times and shuttle pixels of the kept samples as numpy arrays, grown in place (not
-    rebuilt for every frame)."""
-
-    def __init__(self, capacity: int = 256) -> None:
-        self._times = np.empty(capacity)
-        self._xy = np.empty((capacity, 2))
-        self._start = self._end = 0
-
-    @property
-    def times(self) -> np.ndarray:
-        return self._times[self._start : self._end]
-
-    @property
-    def xy(self) -> np.ndarray:
-        """(N, 2) pixels, NaN where the shuttle was not seen."""
-        return self._xy[self._start : self._end]
-
-    def append(self, time: float, xy: tuple[float, float] | None) -> None:
-        if self._end == len(self._times):
-            self._make_room()
-        self._times[self._end] = time
-        self._xy[self._end] = xy if xy is not None else (np.nan, np.nan)
-        self._end += 1
-
-    def drop_first(self, count: int) -> None:
-        self._start += count
-
-    def _make_room(self) -> None:
-        kept = self._end - self._start
-        capacity = len(self._times)
-        if kept > capacity // 2:
-            capacity *= 2
-        times, xy = np.empty(capacity), np.empty((capacity, 2))
-        times[:kept], xy[:kept] = self.times, self.xy
-        self._times, self._xy = times, xy
-        self._start, self._end = 0, kept
-
-
 class HitDetector:
     """Finds hits in the stream of shuttle points and player observations.
 
-    Shuttle points and player observations come in time order. Each moment is scored once,
-    when the track after it is complete, and its smoothed hit probability is recomputed
-    only when samples within the smoothing's reach come or go; the peaks are picked again
-    over the whole kept history on every call, as `pick_hits` would.
+    Each moment is scored once, when the track after it is complete; the peaks are picked
+    over the kept history on every call, as `pick_hits` picks them over a whole track.
     """
 
     def __init__(self, court: Court, frame_height: float, threshold: float | None = None) -> None:
@@ -267,13 +190,7 @@ class HitDetector:
         self._hit_model = load_model("hits")
         self._hitter_model = load_model("hitter")
         self._sequence = HitterSequence()
-        self._samples: list[_Sample] = []
-        self._times: list[float] = []  # of the samples
-        self._track = _Track()
-        # Of the scored samples, the first ones (times ascend, so scoring goes in order):
-        self._proba: list[float] = []
-        self._smoothed: list[float] = []  # smoothed over the scored samples
-        self._gaps: list[float] = []  # between consecutive scored samples, ascending
+        self._samples: deque[_Sample] = deque()
         self._players: dict[str, deque[PlayerObservation]] = {"near": deque(), "far": deque()}
         self._shapes: dict[str, tuple[PlayerObservation, PlayerShape]] = {}
         self._last_hit: Hit | None = None
@@ -293,8 +210,6 @@ class HitDetector:
         for p in points:
             players = {side: self._player_at(side, p.time) for side in self._players}
             self._samples.append(_Sample(p.frame, p.time, p.xy, players))
-            self._times.append(float(p.time))
-            self._track.append(p.time, p.xy)
         if not self._samples:
             return []
         latest = self._samples[-1].time
@@ -307,94 +222,49 @@ class HitDetector:
         return self._decide(score_until=np.inf, decide_until=np.inf)
 
     def _decide(self, score_until: float, decide_until: float) -> list[Hit]:
-        if not self._samples:
+        samples = list(self._samples)
+        if not samples:
             return []
-        first = end = len(self._proba)
-        while end < len(self._samples) and self._samples[end].time <= score_until:
-            end += 1
-        if end > first:
-            self._score(first, end)
-        if not self._proba:
+        times = np.array([s.time for s in samples])
+        pending = [i for i, s in enumerate(samples) if s.features is None and s.time <= score_until]
+        if pending:
+            xy = np.array([s.xy if s.xy is not None else (np.nan, np.nan) for s in samples], float)
+            feats = np.stack([self._features(times, xy, samples[i].players, i) for i in pending])
+            proba = self._hit_model.predict_proba(feats)[:, 1]
+            p_near = self._hitter_model.predict_proba(feats)[:, 1]
+            for i, f, p, n in zip(pending, feats, proba, p_near):
+                samples[i].features, samples[i].proba, samples[i].p_near = f, float(p), float(n)
+        scored = [i for i, s in enumerate(samples) if s.features is not None]
+        if not scored:
             return []
+        peaks = find_peaks(
+            times[scored],
+            np.array([samples[i].proba for i in scored]),
+            np.array([samples[i].p_near for i in scored]),
+            self.threshold,
+        )
         hits = []
-        for i in self._peaks():
-            s = self._samples[i]
+        for peak in peaks:
+            s = samples[scored[peak.index]]
             if s.time > decide_until:
                 break
             if self._last_hit is not None and s.time < self._last_hit.time + MIN_SEPARATION_S:
                 continue
-            player = self._sequence.assign(s.time, s.p_near)
-            hit = Hit(
-                s.frame, s.time, player, self._smoothed[i], s.xy, s.players.get(player), s.features
-            )
+            player = self._sequence.assign(s.time, peak.p_near)
+            hit = Hit(s.frame, s.time, player, peak.proba, s.xy, s.players.get(player), s.features)
             self._last_hit = hit
             hits.append(hit)
-        self._forget_old()
+        while self._samples and self._samples[0].time < self._samples[-1].time - HISTORY_S:
+            self._samples.popleft()
         return hits
 
-    def _score(self, first: int, end: int) -> None:
-        """Scores samples first..end-1, the next ones after those scored."""
-        times, xy = self._track.times, self._track.xy
-        feats = np.stack([self._features(times, xy, i) for i in range(first, end)])
-        proba = self._hit_model.predict_proba(feats)[:, 1]
-        p_near = self._hitter_model.predict_proba(feats)[:, 1]
-        for s, f, p, n in zip(self._samples[first:end], feats, proba, p_near):
-            s.features, s.proba, s.p_near = f, float(p), float(n)
-            self._proba.append(s.proba)
-            self._smoothed.append(s.proba)  # smoothed below
-        for i in range(max(first, 1), end):
-            insort(self._gaps, self._times[i] - self._times[i - 1])
-        # The new samples, and the earlier ones whose smoothing reaches them.
-        start = first
-        while start > 0 and self._times[first] - self._times[start - 1] <= SMOOTHING_REACH_S:
-            start -= 1
-        self._smooth(range(start, end))
-
-    def _smooth(self, indices: Iterable[int]) -> None:
-        for i in indices:
-            self._smoothed[i] = _smoothed_at(
-                self._times, self._proba, i, HIT_SMOOTHING_S, triangle=True
-            )
-
-    def _peaks(self) -> list[int]:
-        """What `pick_hits` picks over the scored samples (as indices of samples)."""
-        threshold = self.threshold if self.threshold is not None else self._threshold()
-        smoothed = self._smoothed
-        ranked = sorted(
-            (i for i, p in enumerate(smoothed) if not p < threshold), key=lambda i: -smoothed[i]
-        )
-        return _separated_peaks(self._times, ranked, MIN_SEPARATION_S)
-
-    def _threshold(self) -> float:
-        """`threshold_for` the scored samples' times, from their sorted gaps."""
-        gaps = self._gaps
-        if not gaps:
-            return THRESHOLD
-        mid = len(gaps) // 2
-        median = gaps[mid] if len(gaps) % 2 else (gaps[mid - 1] + gaps[mid]) / 2
-        return _threshold_at_interval(median)
-
-    def _forget_old(self) -> None:
-        """Drops the samples more than HISTORY_S older than the latest."""
-        latest = self._samples[-1].time
-        count = 0
-        while self._samples[count].time < latest - HISTORY_S:
-            count += 1
-        if not count:
-            return
-        scored = len(self._proba)
-        for i in range(min(count, scored - 1)):
-            gap = self._times[i + 1] - self._times[i]
-            del self._gaps[bisect_left(self._gaps, gap)]
-        del self._samples[:count], self._times[:count]
-        self._track.drop_first(count)
-        del self._proba[:count], self._smoothed[:count]
-        # The first samples lost the neighbours their smoothing reached.
-        reached = bisect_right(self._times, self._times[0] + SMOOTHING_REACH_S, hi=len(self._proba))
-        self._smooth(range(reached))
-
-    def _features(self, times: np.ndarray, xy: np.ndarray, i: int) -> np.ndarray:
-        players = self._samples[i].players
+    def _features(
+        self,
+        times: np.ndarray,
+        xy: np.ndarray,
+        players: dict[str, PlayerObservation | None],
+        i: int,
+    ) -> np.ndarray:
         shapes = {side: self._shape(side, obs) for side, obs in players.items()}
         return moment_features(times, xy, i, self.frame_height, shapes, self.net_y)
 
