@@ -133,13 +133,13 @@ def measure(threads: bool = False) -> Iterator[Usage]:
     RSS and, with `threads`, the CPU time of each group of threads (see `_thread_group`)."""
     usage = Usage()
     stop = threading.Event()
-    peak = [_rss_mb()]
+    peak = [rss_mb()]
     per_thread: dict[int, tuple[str, float]] = {}
     before = _thread_times() if threads else {}
 
     def sample() -> None:
         while not stop.wait(0.05):
-            peak[0] = max(peak[0], _rss_mb())
+            peak[0] = max(peak[0], rss_mb())
             if threads:
                 per_thread.update(_thread_times())
 
@@ -154,7 +154,7 @@ def measure(threads: bool = False) -> Iterator[Usage]:
         busy1 = _machine_ticks()
         stop.set()
         sampler.join()
-        usage.peak_rss_mb = max(peak[0], _rss_mb())
+        usage.peak_rss_mb = max(peak[0], rss_mb())
         if busy0 is not None and busy1 is not None and busy1[1] > busy0[1]:
             usage.machine_busy = (busy1[0] - busy0[0]) / (busy1[1] - busy0[1]) * _cpus()
         if threads:
@@ -196,7 +196,8 @@ def _thread_group(name: str) -> str:
     return "other"
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
+    """This process's resident memory now (0.0 where /proc cannot tell)."""
     try:
         pages = int(Path("/proc/self/statm").read_text().split()[1])
     except (OSError, IndexError, ValueError):

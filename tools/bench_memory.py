@@ -19,7 +19,7 @@ import numpy as np
 
 from analysis.video import probe
 from analysis.video_analyzer import VideoAnalyzer
-from tools.bench import Context, Result, _rss_mb, benchmark, loop_video
+from tools.bench import Context, Result, benchmark, loop_video, rss_mb
 
 DEFAULT_MINUTES = 10.0
 ANALYSIS_FPS = 15.0
@@ -46,7 +46,7 @@ def bench_memory(ctx: Context) -> list[Result]:
         samples: list[tuple[float, float]] = []
 
         def progress(fraction: float) -> None:
-            samples.append((fraction * duration, _rss_mb()))
+            samples.append((fraction * duration, rss_mb()))
 
         analyzer = VideoAnalyzer(
             video, ctx.clip.corners, analysis_fps=ANALYSIS_FPS, progress=progress
