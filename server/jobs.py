@@ -61,6 +61,12 @@ def remaining_seconds(job: Job, now: datetime | None = None) -> float | None:
     return elapsed * (1.0 - progress) / progress
 
 
+def _make_work_folder(work_dir: Path | None, job_id: str) -> str:
+    if work_dir is not None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+    return tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{job_id}-", dir=work_dir)
+
+
 def _remove_leftovers(work_dir: Path) -> None:
     """Job folders a crashed run left behind (their jobs run again from the start)."""
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -192,12 +198,12 @@ class JobRunner:
         log.info("job %s: done in %.1f s", job_id, time.monotonic() - started)
 
     async def _analyse(self, job: Job) -> dict[str, Any]:
-        if self.work_dir is not None:
-            self.work_dir.mkdir(parents=True, exist_ok=True)
-        prefix = f"{WORK_PREFIX}{job.id}-"
-        with tempfile.TemporaryDirectory(prefix=prefix, dir=self.work_dir) as tmp:
-            video = Path(tmp) / safe_filename(job.filename)
-            out = Path(tmp) / "out"
+        # The folder is made and removed in a thread: deleting a downloaded hour of video
+        # takes long enough to stall the event loop, and live streams share it.
+        tmp = Path(await asyncio.to_thread(_make_work_folder, self.work_dir, job.id))
+        try:
+            video = tmp / safe_filename(job.filename)
+            out = tmp / "out"
             await self._retrying(
                 job.id, "download", lambda: self.storage.download_to(job.s3_video_key, video)
             )
@@ -213,6 +219,8 @@ class JobRunner:
                     ),
                 )
             return summary
+        finally:
+            await asyncio.shield(asyncio.to_thread(shutil.rmtree, tmp, ignore_errors=True))
 
     async def _analyse_file(self, job: Job, video: Path, out: Path) -> dict[str, Any]:
         if job.court is None:

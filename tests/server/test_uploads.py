@@ -66,7 +66,7 @@ def comparable(report: dict) -> dict:
     return {k: v for k, v in report.items() if k != "heatmaps"}
 
 
-async def test_clip_upload_gives_the_cli_report(client, alice, clip, cli_report):
+async def test_clip_upload_gives_the_cli_report(client, alice, clip, cli_report, settings):
     data = clip.video.read_bytes()
     ticket = await upload_single(alice, data, court=clip.corners)
     confirm = await alice.call("POST", f"/api/v1/upload/confirm/{ticket['job_id']}")
@@ -77,6 +77,7 @@ async def test_clip_upload_gives_the_cli_report(client, alice, clip, cli_report)
     assert job["status"] == "done", job
     assert job["progress"] == 1.0
     assert job["remaining_s"] is None  # only running jobs have an estimate
+    assert list(settings.work_dir.iterdir()) == []  # the job's folder went with it
     assert job["summary"] == cli_report["summary"]
     report = await (await alice.call("GET", f"/api/v1/jobs/{job['id']}/report")).json()
     assert comparable(report) == comparable(cli_report)
