@@ -1,19 +1,23 @@
 """Trains the shuttle candidate scorer (analysis/models/shuttle_candidates.json).
 
-Every candidate blob the detector finds in the labelled clips becomes one example: positive
-when it lies within 6 px of the labelled shuttle, negative otherwise. A network with one
-hidden layer (16 units) is fitted with L-BFGS, positives weighted 10x. Clips are fed at
-30 fps and at 15 fps (every 2nd frame), so the scorer sees both motion scales.
+Every candidate blob the detector finds in a labelled clip becomes one example: positive when
+it lies within 6 px (of a 1280-px-wide frame) of the labelled shuttle, negative otherwise.
+Clips are fed at every rate the analyzer meets (every frame of the file, and 15 and 10 frames
+a second as a live stream delivers them), so the scorer sees every motion scale. A network
+with one hidden layer (16 units) is fitted with L-BFGS, positives weighted 10x.
 
-    python -m tools.shuttle_train                      # all clips -> the shipped model
-    python -m tools.shuttle_train --cv 2               # held-out ranking quality per fold
-    python -m tools.shuttle_train --exclude-fold 0/2 --out /tmp/fold0.json
+The scorer learns from every shuttle-labelled source but the Denmark rallies, which stay a
+venue no model has seen. `fold_scorer(match)` is the same scorer trained without one match:
+what the tracker would be on footage of that match had it never been seen.
 """
 
 from __future__ import annotations
 
-import argparse
+import hashlib
+import inspect
 import json
+from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -21,43 +25,75 @@ from scipy.optimize import minimize
 
 from analysis.shuttle_detect import (
     FEATURE_NAMES,
-    MODEL_PATH,
     CandidateDetector,
     CandidateScorer,
     DistinctFrames,
+    work_scale,
 )
-from analysis.video import iter_frames
-from tools.dataset import Clip, aicup_clips
+from analysis.video import iter_frames, probe
+from tools.cache import CACHE_ROOT, cached_arrays, code_digest, files_digest, key_of
+from tools.dataset import Clip, shuttle_sources
+from tools.training import TRAIN_RATES, Rate, stream_frames
 
-POSITIVE_RADIUS = 6.0
+POSITIVE_RADIUS = 6.0  # px of a 1280-px-wide frame
 POSITIVE_WEIGHT = 10.0
 HIDDEN = 16
+HELD_OUT_SOURCES = ("denmark",)  # never trained on: the unseen venue
+NEGATIVE_SHARE = 1 / 8  # of the negatives a fit keeps (each weighs the more): 7x faster
+DETECTOR_CODE = ("analysis.shuttle_detect", "analysis.video")
 
 
-def collect(clip: Clip, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(features, labels, frame indices) of every candidate in a clip fed every `step` frames."""
-    labels = clip.shuttle
-    detector = CandidateDetector((1280, 720), scorer=_neutral_scorer(), max_candidates=None)
+def training_clips(root: Path | None = None) -> list[Clip]:
+    """Every shuttle-labelled clip the scorer may learn from."""
+    return [
+        clip
+        for source, clips in shuttle_sources(root).items()
+        if source not in HELD_OUT_SOURCES
+        for clip in clips
+    ]
+
+
+def candidates(clip: Clip, rate: Rate) -> dict[str, np.ndarray]:
+    """Features `x`, labels `y` and frame numbers `f` of every candidate of a clip fed at
+    `rate` (cached by the clip's content and the detector's code)."""
+    key = key_of(
+        files_digest(clip.files()), code_digest(DETECTOR_CODE), inspect.getsource(_collect), rate
+    )
+    return cached_arrays(
+        "candidates", f"{clip.source}_{clip.name}", key, lambda: _collect(clip, rate)
+    )
+
+
+def _collect(clip: Clip, rate: Rate) -> dict[str, np.ndarray]:
+    info = probe(clip.video)
+    size = (info.width, info.height)
+    radius = POSITIVE_RADIUS * work_scale(size)
+    detector = CandidateDetector(size, scorer=_neutral_scorer(), max_candidates=None)
     frames = DistinctFrames()
     feats, ys, idx = [], [], []
 
     def take(ready) -> None:
-        if ready is None:
+        if ready is None or ready.frame >= len(clip.shuttle):
             return
         cands = detector.detect(ready.prev, ready.cur, ready.next, ready.cur_bgr)
-        visible, lx, ly = labels[ready.frame]
+        visible, lx, ly = clip.shuttle[ready.frame]
         y = np.zeros(len(cands))
         if visible == 1 and len(cands):
-            y = (np.hypot(cands.xy[:, 0] - lx, cands.xy[:, 1] - ly) <= POSITIVE_RADIUS) * 1.0
+            y = (np.hypot(cands.xy[:, 0] - lx, cands.xy[:, 1] - ly) <= radius) * 1.0
         feats.append(cands.features)
         ys.append(y)
         idx.append(np.full(len(cands), ready.frame))
 
-    for frame in iter_frames(clip.video):
-        if frame.index % step == 0:
+    for frame, fed in stream_frames(iter_frames(clip.video), rate):
+        if fed:
             take(frames.push(frame.index, frame.time, frame.image)[1])
     take(frames.finish())
-    return np.concatenate(feats), np.concatenate(ys), np.concatenate(idx)
+    empty = np.zeros((0, len(FEATURE_NAMES)))
+    return {
+        "x": np.concatenate(feats) if feats else empty,
+        "y": np.concatenate(ys) if ys else np.zeros(0),
+        "f": np.concatenate(idx) if idx else np.zeros(0, dtype=np.int64),
+    }
 
 
 def _neutral_scorer() -> CandidateScorer:
@@ -65,11 +101,19 @@ def _neutral_scorer() -> CandidateScorer:
     return CandidateScorer(np.zeros(n), np.ones(n), np.zeros((n, 1)), np.zeros(1), np.zeros(1), 0.0)
 
 
-def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, seed: int = 0) -> CandidateScorer:
+def fit(
+    x: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    l2: float = 1e-3,
+    seed: int = 0,
+) -> CandidateScorer:
     """Fits the one-hidden-layer scorer by weighted logistic loss."""
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
     z = (x - mean) / scale
     weight = np.where(y == 1, POSITIVE_WEIGHT, 1.0)
+    if sample_weight is not None:
+        weight = weight * sample_weight
     weight /= weight.sum()
     n, h = z.shape[1], HIDDEN
     rng = np.random.default_rng(seed)
@@ -104,6 +148,52 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, seed: int = 0) -> Candid
     return CandidateScorer(mean, scale, w1, b1, w2, float(b2))
 
 
+def train_scorer(clips: Iterable[Clip], rates: tuple[Rate, ...] = TRAIN_RATES) -> CandidateScorer:
+    """The scorer fitted to every candidate of `clips` at every rate (cached)."""
+    clips = sorted(clips, key=lambda c: c.key)
+    key = key_of(
+        [files_digest(c.files()) for c in clips],
+        code_digest(DETECTOR_CODE),
+        inspect.getsource(_collect),
+        inspect.getsource(fit),
+        inspect.getsource(_subsample),
+        rates,
+        [HIDDEN, POSITIVE_WEIGHT, NEGATIVE_SHARE],
+    )
+    path = CACHE_ROOT / "scorers" / f"{key}.json"
+    if path.exists():
+        return CandidateScorer.from_dict(json.loads(path.read_text()))
+    parts = [_subsample(candidates(c, r), f"{c.key}@{r}") for c in clips for r in rates]
+    scorer = fit(*(np.concatenate([p[k] for p in parts]) for k in ("x", "y", "w")))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(scorer.to_dict()))
+    return scorer
+
+
+def _subsample(examples: dict[str, np.ndarray], seed_text: str) -> dict[str, np.ndarray]:
+    """Every positive and a fixed random NEGATIVE_SHARE of the negatives, which weigh
+    1 / NEGATIVE_SHARE each: the same loss in expectation, on far fewer rows."""
+    seed = int(hashlib.sha256(seed_text.encode()).hexdigest()[:8], 16)
+    keep = (examples["y"] == 1) | (
+        np.random.default_rng(seed).random(len(examples["y"])) < NEGATIVE_SHARE
+    )
+    weight = np.where(examples["y"][keep] == 1, 1.0, 1.0 / NEGATIVE_SHARE)
+    return {"x": examples["x"][keep], "y": examples["y"][keep], "w": weight}
+
+
+@cache
+def fold_scorer(match: str | None) -> CandidateScorer:
+    """The scorer trained on every training clip outside `match` (None: on all of them)."""
+    return train_scorer(c for c in training_clips() if c.match != match)
+
+
+def scorer_json(scorer: CandidateScorer, note: str) -> str:
+    """The shipped file: one key per line, arrays inline (small and readable in a diff)."""
+    data = {**scorer.to_dict(), "trained_on": note}
+    lines = [f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in data.items()]
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
 def top_k_recall(scores: np.ndarray, y: np.ndarray, frames: np.ndarray, ks=(1, 3, 5)) -> list:
     """Share of frames with a positive candidate where one is among the k best-scored."""
     out = []
@@ -116,75 +206,3 @@ def top_k_recall(scores: np.ndarray, y: np.ndarray, frames: np.ndarray, ks=(1, 3
             hits += bool((y[sel][order] == 1).any())
         out.append(round(hits / max(1, len(positive_frames)), 3))
     return out
-
-
-def load_examples(clips: list[Clip], cache: Path | None) -> dict[str, tuple]:
-    examples = {}
-    for clip in clips:
-        for step in (1, 2):
-            key = f"{clip.name}_{step}"
-            path = cache / f"{key}.npz" if cache else None
-            if path and path.exists():
-                data = np.load(path)
-                examples[key] = (data["x"], data["y"], data["f"])
-                continue
-            x, y, f = collect(clip, step)
-            if path:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                np.savez_compressed(path, x=x, y=y, f=f)
-            examples[key] = (x, y, f)
-    return examples
-
-
-def fold_of(clips: list[Clip], fold: int, folds: int) -> set[str]:
-    return {c.name for i, c in enumerate(clips) if i % folds == fold}
-
-
-def stack(examples: dict[str, tuple], names: set[str]) -> tuple[np.ndarray, ...]:
-    parts = [v for k, v in examples.items() if k.split("_")[0] in names]
-    x = np.concatenate([p[0] for p in parts])
-    y = np.concatenate([p[1] for p in parts])
-    # Frame ids made unique across clips and rates for the ranking measure.
-    f = np.concatenate([p[2] + 100_000 * i for i, p in enumerate(parts)])
-    return x, y, f
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
-    parser.add_argument("--cache", type=Path, help="folder for per-clip candidate features")
-    parser.add_argument("--cv", type=int, help="report held-out ranking over this many folds")
-    parser.add_argument("--exclude-fold", help="k/n: train without fold k of n (clips i%%n==k)")
-    parser.add_argument("--out", type=Path, default=MODEL_PATH)
-    args = parser.parse_args()
-
-    clips = aicup_clips()
-    examples = load_examples(clips, args.cache)
-    all_names = {c.name for c in clips}
-    if args.cv:
-        for fold in range(args.cv):
-            held = fold_of(clips, fold, args.cv)
-            scorer = fit(*stack(examples, all_names - held)[:2])
-            x, y, f = stack(examples, held)
-            print(f"fold {fold}: held-out top-1/3/5 recall {top_k_recall(scorer(x), y, f)}")
-        return
-    train = all_names
-    note = "all labelled clips"
-    if args.exclude_fold:
-        k, n = (int(v) for v in args.exclude_fold.split("/"))
-        train = all_names - fold_of(clips, k, n)
-        note = f"clips outside fold {k}/{n}"
-    x, y = stack(examples, train)[:2]
-    scorer = fit(x, y)
-    data = scorer.to_dict()
-    data["trained_on"] = f"{note}: {len(y)} candidates, {int(y.sum())} shuttles"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    # One key per line, arrays inline: small and readable in a diff.
-    lines = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in data.items())
-    args.out.write_text("{\n" + lines + "\n}\n")
-    print(f"wrote {args.out} ({data['trained_on']})")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,18 +1,19 @@
-"""Caches the trackers' raw output per labelled clip, for training and fast experiments.
+"""The trackers' raw output per labelled clip, cached for training and fast experiments.
 
-Players (MediaPipe, slow) and the shuttle (fast) are cached apart, in
-`.cache/tracks/NNNNN_players.npz` and `NNNNN_shuttle.npz`, so a change to the shuttle tracker
-needs only a quick re-run. Both are recorded as the analyzer gets them: players at the pose
-rate, the shuttle on every frame with the player boxes of the previous pose frame.
+Players (poses, slow) and the shuttle (fast) are cached apart, each keyed by the clip's
+content, the code that tracks them and the library versions (`tools.cache`). Both are
+recorded as the analyzer gets them: players at the pose rate, the shuttle on every fed frame
+with the player boxes of the previous pose frame.
 
-A live stream gives the analyzer fewer frames than the file has; the shuttle is also cached
-as the tracker follows it when fed only `--stream-fps` frames a second
-(`NNNNN_shuttle_10fps.npz`; frames keep their numbers in the file, `fed` marks the ones the
-tracker saw). The players are not cached again per rate: the pose cache at 15 a second
-stands in for them (the poses of a slower stream are at most a frame or two away).
+A live stream gives the analyzer fewer frames than the file has, so the shuttle is also
+tracked as when fed only 15 or 10 frames a second (frames keep their numbers in the file,
+`fed` marks the ones the tracker saw). The players are not tracked again per rate: the poses
+at 15 a second stand in for them (the poses of a slower stream are a frame or two away).
 
-    python -m tools.track_cache [--part players|shuttle|all] [--clips 00001,00002]
-                                [--stream-fps 15,10]
+The shuttle is tracked with the scorer that never saw the clip's match
+(`tools.shuttle_train.fold_scorer`): what the analyzer would do on footage of a new match.
+
+    python -m tools.track_cache [--clips 00001,00002]   # fills the cache for the dev clips
 """
 
 from __future__ import annotations
@@ -20,53 +21,63 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterable, Iterator
-from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 
 from analysis.court import Court
 from analysis.pose import Pose
 from analysis.shuttle import ShuttleTracker
+from analysis.shuttle_detect import CandidateScorer
 from analysis.trackers import SIDES, CourtTrackers
 from analysis.video import iter_frames, probe
-from tools.dataset import REPO_ROOT, Clip, aicup_clips, data_dir
+from tools.cache import cached_arrays, code_digest, files_digest, key_of, library_versions
+from tools.dataset import Clip, aicup_clips, denmark_clips
+from tools.shuttle_train import fold_scorer
+from tools.training import TRAIN_RATES, Rate, rate_name, stream_frames
 
-CACHE_DIR = REPO_ROOT / ".cache" / "tracks"
-STREAM_RATES = (15.0, 10.0)  # live-stream input rates the models are trained on too
-
-_F = TypeVar("_F")
-
-
-def stream_frames(frames: Iterable[_F], stream_fps: float | None) -> Iterator[tuple[_F, bool]]:
-    """(frame, fed) for every frame of a file: fed are the frames a live stream at
-    `stream_fps` would deliver (the first frame at or after each tick); all when None."""
-    next_time = 0.0
-    for frame in frames:
-        fed = stream_fps is None or frame.time + 1e-6 >= next_time
-        if fed and stream_fps is not None:
-            next_time += 1.0 / stream_fps
-        yield frame, fed
-
-
-def rate_suffix(stream_fps: float | None) -> str:
-    """File-name suffix of a stream rate's shuttle cache ("" for every frame of the file)."""
-    return "" if stream_fps is None else f"_{stream_fps:g}fps"
+POSE_FPS = 15.0
+PLAYER_CODE = (
+    "analysis.blazepose",
+    "analysis.court",
+    "analysis.players",
+    "analysis.pose",
+    "analysis.trackers",
+    "analysis.video",
+)
+SHUTTLE_CODE = (
+    "analysis.court",
+    "analysis.shuttle",
+    "analysis.shuttle_detect",
+    "analysis.shuttle_path",
+    "analysis.video",
+)
 
 
-def cache_players(clip: Clip, analysis_fps: float, out_dir: Path = CACHE_DIR) -> Path:
+def players(clip: Clip, pose_fps: float = POSE_FPS) -> dict[str, np.ndarray]:
+    """Every player observation of a clip posed `pose_fps` times a second."""
+    key = key_of(files_digest(clip.files()), code_digest(PLAYER_CODE), library_versions(), pose_fps)
+    return cached_arrays(
+        "players", f"{clip.source}_{clip.name}", key, lambda: _track_players(clip, pose_fps)
+    )
+
+
+def _track_players(clip: Clip, pose_fps: float) -> dict[str, np.ndarray]:
     info = probe(clip.video)
-    court = Court.from_mapping(clip.corners, (info.width, info.height))
+    size = (info.width, info.height)
+    court = Court.from_mapping(clip.corners, size)
     n = info.frames
-    arrays = {"times": np.full(n, np.nan), "posed": np.zeros(n, dtype=bool)}
+    arrays = {
+        "size": np.array(size),
+        "times": np.full(n, np.nan),
+        "posed": np.zeros(n, dtype=bool),
+    }
     for side in SIDES:
         arrays[f"{side}_landmarks"] = np.full((n, 33, 3), np.nan)
         arrays[f"{side}_court_xy"] = np.full((n, 2), np.nan)
         arrays[f"{side}_foot_px"] = np.full((n, 2), np.nan)
         arrays[f"{side}_feet_xy"] = np.full((n, 2, 2), np.nan)
     # Only the players are wanted here: skip the shuttle tracker's work.
-    trackers = CourtTrackers(court, (info.width, info.height), analysis_fps, _NoShuttle())
+    trackers = CourtTrackers(court, size, pose_fps, _NoShuttle())
     try:
         for frame in iter_frames(clip.video):
             if frame.index >= n:
@@ -88,21 +99,37 @@ def cache_players(clip: Clip, analysis_fps: float, out_dir: Path = CACHE_DIR) ->
                     arrays[f"{side}_landmarks"][frame.index, :, 2] = obs.pose.visibility
     finally:
         trackers.close()
-    path = out_dir / f"{clip.name}_players.npz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **arrays)
-    return path
+    return arrays
 
 
-def cache_shuttle(clip: Clip, stream_fps: float | None = None, out_dir: Path = CACHE_DIR) -> Path:
-    """The shuttle track of a clip fed at `stream_fps` (every frame when None)."""
-    players = load_part(clip.name, "players", out_dir)
+def shuttle(clip: Clip, rate: Rate, scorer: CandidateScorer) -> dict[str, np.ndarray]:
+    """The shuttle track of a clip fed at `rate`, as `scorer` makes the tracker find it.
+
+    Clips with a court are tracked with it and with the players' boxes, as the analyzer
+    tracks them; the others without either.
+    """
+    parts = [files_digest(clip.files()), code_digest(SHUTTLE_CODE), library_versions(), rate]
+    parts.append(key_of(scorer.to_dict()))
+    if clip.corners is not None:
+        parts.append(code_digest(PLAYER_CODE))
+    return cached_arrays(
+        f"shuttle_{rate_name(rate).replace(' ', '')}",
+        f"{clip.source}_{clip.name}",
+        key_of(*parts),
+        lambda: _track_shuttle(clip, rate, scorer),
+    )
+
+
+def _track_shuttle(clip: Clip, rate: Rate, scorer: CandidateScorer) -> dict[str, np.ndarray]:
     info = probe(clip.video)
-    court = Court.from_mapping(clip.corners, (info.width, info.height))
-    tracker = ShuttleTracker((info.width, info.height), court)
+    size = (info.width, info.height)
+    court = Court.from_mapping(clip.corners, size) if clip.corners is not None else None
+    tracked = players(clip) if court is not None else None
+    tracker = ShuttleTracker(size, court, scorer=scorer)
     xy = np.full((info.frames, 2), np.nan)
     interpolated = np.zeros(info.frames, dtype=bool)
     fed_mask = np.zeros(info.frames, dtype=bool)
+    times = np.full(info.frames, np.nan)
     boxes: list = []
 
     def record(points) -> None:
@@ -111,18 +138,17 @@ def cache_shuttle(clip: Clip, stream_fps: float | None = None, out_dir: Path = C
                 xy[p.frame] = p.xy
                 interpolated[p.frame] = p.interpolated
 
-    for frame, fed in stream_frames(iter_frames(clip.video), stream_fps):
+    for frame, fed in stream_frames(iter_frames(clip.video), rate):
         if frame.index >= len(xy):
             break
+        times[frame.index] = frame.time
         if fed:
             fed_mask[frame.index] = True
             record(tracker.update(frame.image, frame.index, frame.time, ignore_boxes=boxes))
-        if players["posed"][frame.index]:
-            boxes = player_boxes(players, frame.index)
+        if tracked is not None and tracked["posed"][frame.index]:
+            boxes = player_boxes(tracked, frame.index)
     record(tracker.flush())
-    path = out_dir / f"{clip.name}_shuttle{rate_suffix(stream_fps)}.npz"
-    np.savez_compressed(path, shuttle=xy, interpolated=interpolated, fed=fed_mask)
-    return path
+    return {"shuttle": xy, "interpolated": interpolated, "fed": fed_mask, "times": times}
 
 
 def player_boxes(players: dict, frame: int) -> list[tuple[float, float, float, float]]:
@@ -134,25 +160,11 @@ def player_boxes(players: dict, frame: int) -> list[tuple[float, float, float, f
     return boxes
 
 
-def load_part(name: str, part: str, out_dir: Path = CACHE_DIR) -> dict[str, np.ndarray]:
-    with np.load(out_dir / f"{name}_{part}.npz") as data:
-        return {k: data[k] for k in data.files}
-
-
-def load(
-    name: str, stream_fps: float | None = None, out_dir: Path = CACHE_DIR
-) -> dict[str, np.ndarray]:
-    """Players and shuttle of one clip in one dict, the shuttle as tracked at `stream_fps`.
-
-    `fed` marks the frames the shuttle tracker was fed (all of them for the file's rate).
-    """
-    track = {
-        **load_part(name, "players", out_dir),
-        **load_part(name, f"shuttle{rate_suffix(stream_fps)}", out_dir),
-    }
-    if "fed" not in track:  # cached before stream rates were
-        track["fed"] = np.ones(len(track["shuttle"]), dtype=bool)
-    return track
+def load(clip: Clip, rate: Rate, scorer: CandidateScorer | None = None) -> dict[str, np.ndarray]:
+    """Players and shuttle of one clip in one dict, the shuttle as tracked at `rate` by
+    `scorer` (by default the one that never saw the clip's match)."""
+    scorer = scorer if scorer is not None else fold_scorer(clip.match)
+    return {**players(clip), **shuttle(clip, rate, scorer)}
 
 
 class _NoShuttle:
@@ -165,27 +177,16 @@ class _NoShuttle:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--clips", default="")
-    parser.add_argument("--part", choices=("players", "shuttle", "all"), default="all")
-    parser.add_argument("--analysis-fps", type=float, default=15.0)
-    parser.add_argument(
-        "--stream-fps",
-        default=",".join(f"{r:g}" for r in STREAM_RATES),
-        help="comma-separated stream rates to cache the shuttle at too ('' for none)",
-    )
+    parser.add_argument("--clips", default="", help="comma-separated clip names (default all)")
     args = parser.parse_args(argv)
-    rates = [None, *(float(r) for r in args.stream_fps.split(",") if r)]
-    clips = aicup_clips(data_dir())
+    clips = aicup_clips() + denmark_clips()
     if args.clips:
         clips = [c for c in clips if c.name in set(args.clips.split(","))]
     for clip in clips:
         started = time.monotonic()
-        if args.part in ("players", "all"):
-            cache_players(clip, args.analysis_fps)
-        if args.part in ("shuttle", "all"):
-            for rate in rates:
-                cache_shuttle(clip, rate)
-        print(f"{clip.name}: {time.monotonic() - started:.1f}s", file=sys.stderr)
+        for rate in TRAIN_RATES:
+            load(clip, rate)
+        print(f"{clip.key}: {time.monotonic() - started:.1f}s", file=sys.stderr)
     return 0
 
 

@@ -1,10 +1,11 @@
-"""What the training scripts share: their command line, clip folds, input rates and missing
-values."""
+"""What the training scripts share: input rates, the frames a stream delivers, folds by match
+and missing values."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 import numpy as np
 
@@ -14,6 +15,8 @@ from tools.dataset import Clip
 # An input rate: None for every frame of the file, else a live stream's frames per second.
 Rate = float | None
 TRAIN_RATES: tuple[Rate, ...] = (None, 15.0, 10.0)
+
+_F = TypeVar("_F")
 
 
 def parse_rates(text: str) -> tuple[Rate, ...]:
@@ -25,10 +28,33 @@ def rate_name(rate: Rate) -> str:
     return "file" if rate is None else f"{rate:g} fps"
 
 
+def stream_frames(frames: Iterable[_F], stream_fps: Rate) -> Iterator[tuple[_F, bool]]:
+    """(frame, fed) for every frame of a file: fed are the frames a live stream at
+    `stream_fps` would deliver (the first frame at or after each tick); all when None."""
+    next_time = 0.0
+    for frame in frames:
+        fed = stream_fps is None or frame.time + 1e-6 >= next_time
+        if fed and stream_fps is not None:
+            next_time += 1.0 / stream_fps
+        yield frame, fed
+
+
+def match_folds(clips: list[Clip]) -> Iterator[tuple[str, list[Clip], list[Clip]]]:
+    """(match, train, test) for each match: a match's clips are scored by models trained on
+    the other matches only."""
+    for match in sorted({c.match for c in clips}):
+        test = [c for c in clips if c.match == match]
+        yield match, [c for c in clips if c.match != match], test
+
+
+def with_missing(x: np.ndarray) -> np.ndarray:
+    """Features as the models take them: NaN replaced by the sentinel the trees were fit on."""
+    return np.where(np.isnan(x), MISSING, x)
+
+
 def parse_args(description: str | None, argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--save", action="store_true", help="train on all clips and ship it")
-    parser.add_argument("--folds", type=int, default=5, help="folds of clips for held-out scores")
     default = ",".join("file" if r is None else f"{r:g}" for r in TRAIN_RATES)
     parser.add_argument(
         "--rates",
@@ -43,15 +69,3 @@ def parse_args(description: str | None, argv: list[str] | None) -> argparse.Name
         help="input rates to print held-out scores for",
     )
     return parser.parse_args(argv)
-
-
-def clip_folds(clips: list[Clip], folds: int) -> Iterator[tuple[list[Clip], list[Clip]]]:
-    """(train, test) splits by clip: no clip is scored by a model that saw it."""
-    for k in range(folds):
-        test = [c for i, c in enumerate(clips) if i % folds == k]
-        yield [c for c in clips if c not in test], test
-
-
-def with_missing(x: np.ndarray) -> np.ndarray:
-    """Features as the models take them: NaN replaced by the sentinel the trees were fit on."""
-    return np.where(np.isnan(x), MISSING, x)

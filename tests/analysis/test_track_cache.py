@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tools.track_cache import rate_suffix, stream_frames
+from tools.training import rate_name, stream_frames
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def test_every_frame_is_reported_once_in_order():
     assert seen == list(range(50))
 
 
-def test_cache_names():
-    assert rate_suffix(None) == ""
-    assert rate_suffix(10.0) == "_10fps"
-    assert rate_suffix(12.5) == "_12.5fps"
+def test_rate_names():
+    assert rate_name(None) == "file"
+    assert rate_name(10.0) == "10 fps"
+    assert rate_name(12.5) == "12.5 fps"
