@@ -181,3 +181,14 @@ MISSING = -999.0
 def load_model(name: str) -> BoostedTrees:
     """Loads analysis/models/NAME.json (cached; models are immutable)."""
     return BoostedTrees.from_json(json.loads((MODELS_DIR / f"{name}.json").read_text()))
+
+
+@cache
+def load_model_metadata(name: str) -> dict:
+    """Everything in analysis/models/NAME.json but the trees: how the model was made, and
+    settings chosen with it."""
+    data = json.loads((MODELS_DIR / f"{name}.json").read_text())
+    return {k: v for k, v in data.items() if k not in _TREE_KEYS}
+
+
+_TREE_KEYS = {"features", "classes", "init", "rate", "trees"}

@@ -1,38 +1,47 @@
-"""Trains the hit model on cached tracks and reports leave-clips-out scores.
-
-    python -m tools.track_cache          # once: runs the trackers over the labelled clips
-    python -m tools.train_hits [--save]  # cross-validated scores; --save writes the model
+"""Trains the hit and hitter models and chooses how hits are picked, held out by match.
 
 Every moment the analyzer would score is a sample: every frame of the file, and every frame
-a live stream at 15 and 10 frames a second would deliver (the shuttle tracked at that rate),
-so the model holds up at the rates phones stream at. Moments within 2/30 s of a labelled
-hit are positives. The scores printed, per input rate, come from models that never saw the
-clip they score (folds by clip, all rates of a clip on the same side), then the shipped
-model is trained on all clips.
+a live stream at 15 and 10 frames a second would deliver (the shuttle tracked at that rate,
+by the scorer that never saw the clip's match), so the models hold up at the rates phones
+stream at. Moments within 2.5/30 s of a labelled hit are positives for the hit model; those
+within 1.5/30 s teach the hitter model who hit.
+
+How hits are then picked (`analysis.hit_sequence.PickerParams`: the threshold per sample
+rate, the cost of a same-player pair, the weight of the hitter model) is chosen by the F1 it
+gives on moments scored by models that did not see their match. The held-out scores are
+nested: for each match, the models and the picking are chosen on the other matches alone.
 """
 
 from __future__ import annotations
 
-import json
-import sys
+import itertools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from analysis.court import Court
 from analysis.hit_features import FEATURE_NAMES, PlayerShape, moment_features
-from analysis.hits import net_row, pick_hits
-from analysis.model import MODELS_DIR
+from analysis.hit_sequence import Candidate, PickerParams, choose_hits, find_candidates
+from analysis.hits import net_row
+from analysis.model import BoostedTrees
 from analysis.pose import Pose
-from tools.dataset import Clip, aicup_clips, data_dir
+from tools.dataset import Clip
+from tools.export_model import export_boosted
 from tools.scoring import Counts, hit_counts, match_hits
 from tools.track_cache import load
-from tools.training import Rate, clip_folds, parse_args, rate_name, with_missing
+from tools.training import TRAIN_RATES, Rate, match_folds, with_missing
 
 POSITIVE_RADIUS_S = 2.5 / 30  # moments this close to a labelled hit are positives
 HITTER_RADIUS_S = 1.5 / 30  # moments this close to a labelled hit teach the hitter model
+TOLERANCE_S = 6 / 30  # a detected hit matches a label of the same player this close
 SIDES = ("near", "far")
+
+# Picking settings tried; thresholds are chosen per rate, the rest shared by all rates.
+THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
+SAME_PLAYER_PENALTIES = (0.8, 1.7, 3.0)
+HITTER_WEIGHTS = (0.3, 0.5, 1.0)
 
 
 def shapes_at(track: dict, frame: int) -> dict[str, PlayerShape | None]:
@@ -61,24 +70,27 @@ class HitSamples:
     y: np.ndarray  # (n,) 1 near a labelled hit
     times: np.ndarray  # (n,) seconds
     frames: np.ndarray  # (n,) frame numbers in the file
+    fps: float  # of the file
 
 
-def clip_samples(clip: Clip, stream_fps: Rate = None) -> HitSamples:
-    track = load(clip.name, stream_fps)
+def clip_samples(clip: Clip, rate: Rate = None) -> HitSamples:
+    track = load(clip, rate)
     frames = np.flatnonzero(track["fed"])
     # The detector sees only the fed frames: features are computed over those alone.
     times, xy = track["times"][frames], track["shuttle"][frames]
-    net_y = net_row(Court.from_mapping(clip.corners))
+    size = tuple(int(v) for v in track["size"])
+    net_y = net_row(Court.from_mapping(clip.corners, size))
     x = np.stack(
         [
-            moment_features(times, xy, k, 720.0, shapes_at(track, int(f)), net_y)
+            moment_features(times, xy, k, size[1], shapes_at(track, int(f)), net_y)
             for k, f in enumerate(frames)
         ]
     )
     y = np.zeros(len(frames), dtype=int)
     for stroke in clip.strokes:
         y[np.abs(times - track["times"][stroke.frame]) <= POSITIVE_RADIUS_S] = 1
-    return HitSamples(x, y, times, frames)
+    fps = (len(track["times"]) - 1) / (track["times"][-1] - track["times"][0])
+    return HitSamples(x, y, times, frames, float(fps))
 
 
 def hitter_samples(clip: Clip, samples: HitSamples) -> tuple[np.ndarray, np.ndarray]:
@@ -86,18 +98,12 @@ def hitter_samples(clip: Clip, samples: HitSamples) -> tuple[np.ndarray, np.ndar
     player hit."""
     rows, near = [], []
     for stroke in clip.strokes:
-        t = samples.times[np.argmin(np.abs(samples.frames - stroke.frame))]
-        hit_time = _frame_time(samples, stroke.frame)
+        hit_time = float(np.interp(stroke.frame, samples.frames, samples.times))
         chosen = np.abs(samples.times - hit_time) <= HITTER_RADIUS_S
-        chosen |= samples.times == t
+        chosen[np.argmin(np.abs(samples.frames - stroke.frame))] = True
         rows += list(samples.x[chosen])
         near += [stroke.player == "near"] * int(chosen.sum())
     return np.array(rows), np.array(near, dtype=int)
-
-
-def _frame_time(samples: HitSamples, frame: int) -> float:
-    """A file frame's time, from the fed frames around it (the rate is constant enough)."""
-    return float(np.interp(frame, samples.frames, samples.times))
 
 
 def fit(x: np.ndarray, y: np.ndarray):
@@ -110,105 +116,145 @@ def fit(x: np.ndarray, y: np.ndarray):
     return model
 
 
-def score_clip(
-    clip: Clip,
-    proba: np.ndarray,
-    p_near: np.ndarray,
-    samples: HitSamples,
-    tolerance: int = 6,
-    threshold: float | None = None,
-) -> Counts:
-    hits = pick_hits(samples.times, proba, p_near, threshold=threshold)
-    detected = [(int(samples.frames[i]), side) for i, side, _ in hits]
-    labelled = [(s.frame, s.player) for s in clip.strokes]
-    return hit_counts(len(detected), len(labelled), match_hits(detected, labelled, tolerance))
-
-
 Data = dict[tuple[str, Rate], HitSamples]
 
 
-def fit_both(clips: list[Clip], data: Data, rates: Iterable[Rate]):
+def load_data(clips: list[Clip], rates: Iterable[Rate] = TRAIN_RATES) -> Data:
+    return {(c.key, r): clip_samples(c, r) for c in clips for r in rates}
+
+
+def fit_both(clips: list[Clip], data: Data, rates: Iterable[Rate] = TRAIN_RATES):
     """The hit model (every moment) and the hitter model (moments at labelled hits), trained
     on the clips' tracks at every rate in `rates`."""
     keys = [(c, r) for c in clips for r in rates]
     hit_model = fit(
-        np.vstack([data[c.name, r].x for c, r in keys]),
-        np.concatenate([data[c.name, r].y for c, r in keys]),
+        np.vstack([data[c.key, r].x for c, r in keys]),
+        np.concatenate([data[c.key, r].y for c, r in keys]),
     )
-    pairs = [hitter_samples(c, data[c.name, r]) for c, r in keys]
+    pairs = [hitter_samples(c, data[c.key, r]) for c, r in keys]
     hitter_model = fit(np.vstack([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]))
     return hit_model, hitter_model
 
 
-def cross_validate(
-    clips: list[Clip],
-    data: Data,
-    folds: int,
-    thresholds: tuple[float | None, ...] = (None,),
-    train_rates: tuple[Rate, ...] = (None,),
-    test_rates: tuple[Rate, ...] = (None,),
-) -> dict[Rate, dict[float | None, dict[int, Counts]]]:
-    """Leave-clips-out hit scores per input rate, at +-3 and +-6 frames, per threshold
-    (None: the one the detector picks for the rate)."""
-    probas: dict[tuple[str, Rate], tuple[np.ndarray, np.ndarray]] = {}
-    for train, test in clip_folds(clips, folds):
-        hit_model, hitter_model = fit_both(train, data, train_rates)
+Probas = dict[tuple[str, Rate], tuple[np.ndarray, np.ndarray]]
+
+
+def predict(models, samples: HitSamples) -> tuple[np.ndarray, np.ndarray]:
+    hit_model, hitter_model = models
+    x = with_missing(samples.x)
+    return hit_model.predict_proba(x)[:, 1], hitter_model.predict_proba(x)[:, 1]
+
+
+def held_out_probas(clips: list[Clip], data: Data, rates: tuple[Rate, ...]) -> Probas:
+    """Each clip's moments scored by models trained without its match."""
+    probas: Probas = {}
+    for _, train, test in match_folds(clips):
+        models = fit_both(train, data, rates)
         for c in test:
-            for r in test_rates:
-                x = with_missing(data[c.name, r].x)
-                probas[c.name, r] = (
-                    hit_model.predict_proba(x)[:, 1],
-                    hitter_model.predict_proba(x)[:, 1],
-                )
-    return {
-        r: {
-            threshold: {
-                tol: sum(
-                    (
-                        score_clip(c, *probas[c.name, r], data[c.name, r], tol, threshold)
-                        for c in clips
-                    ),
-                    Counts(0, 0, 0),
-                )
-                for tol in (3, 6)
-            }
-            for threshold in thresholds
-        }
-        for r in test_rates
+            for r in rates:
+                probas[c.key, r] = predict(models, data[c.key, r])
+    return probas
+
+
+def score_hits(
+    clip: Clip,
+    samples: HitSamples,
+    hits: list[tuple[int, str, float]],
+    tolerance_s: float = TOLERANCE_S,
+) -> Counts:
+    detected = [(int(samples.frames[i]), side) for i, side, _ in hits]
+    labelled = [(s.frame, s.player) for s in clip.strokes]
+    tolerance = round(tolerance_s * samples.fps)
+    return hit_counts(len(detected), len(labelled), match_hits(detected, labelled, tolerance))
+
+
+def choose_picker(
+    clips: list[Clip], data: Data, probas: Probas, rates: tuple[Rate, ...]
+) -> PickerParams:
+    """The picking settings with the best F1 on held-out probabilities: a threshold per rate
+    and the other settings shared (the best sum of the rates' F1)."""
+    base = PickerParams()
+    candidates: dict[tuple[str, Rate], list[Candidate[int]]] = {
+        (c.key, r): find_candidates(data[c.key, r].times, *probas[c.key, r], base)
+        for c in clips
+        for r in rates
     }
+    best: tuple[float, PickerParams] | None = None
+    for penalty, weight in itertools.product(SAME_PLAYER_PENALTIES, HITTER_WEIGHTS):
+        thresholds, total = [], 0.0
+        for r in rates:
+            interval = 1 / 30 if r is None else 1 / r
+            scores = []
+            for threshold in THRESHOLDS:
+                params = replace(
+                    base,
+                    thresholds=((interval, threshold),),
+                    same_player_penalty=penalty,
+                    hitter_weight=weight,
+                )
+                counts = Counts(0, 0, 0)
+                for c in clips:
+                    samples = data[c.key, r]
+                    hits = choose_hits(samples.times, candidates[c.key, r], params)
+                    counts = counts + score_hits(c, samples, hits)
+                scores.append((counts.f1, threshold))
+            f1, threshold = max(scores)
+            thresholds.append((interval, threshold))
+            total += f1
+        params = replace(
+            base,
+            thresholds=tuple(sorted(thresholds)),
+            same_player_penalty=penalty,
+            hitter_weight=weight,
+        )
+        if best is None or total > best[0]:
+            best = (total, params)
+    assert best is not None
+    return best[1]
 
 
-def load_data(clips: list[Clip], rates: Iterable[Rate]) -> Data:
-    return {(c.name, r): clip_samples(c, r) for c in clips for r in rates}
+@dataclass(frozen=True)
+class FoldResult:
+    match: str
+    params: PickerParams
+    counts: dict[tuple[str, Rate, int], Counts]  # (clip key, rate, tolerance frames at 30 fps)
+    probas: Probas
+    hits: BoostedTrees  # the models trained without the match
+    hitter: BoostedTrees
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(__doc__, argv)
-    clips = aicup_clips(data_dir())
-    rates = tuple(dict.fromkeys((*args.rates, *args.test_rates)))
-    data = load_data(clips, rates)
-    scores = cross_validate(
-        clips, data, args.folds, (None, 0.2, 0.3, 0.4), args.rates, args.test_rates
+def _outer_fold(args) -> FoldResult:
+    match, train, test, data, rates = args
+    params = choose_picker(train, data, held_out_probas(train, data, rates), rates)
+    models = fit_both(train, data, rates)
+    counts, probas = {}, {}
+    for c in test:
+        for r in rates:
+            samples = data[c.key, r]
+            probas[c.key, r] = predict(models, samples)
+            found = find_candidates(samples.times, *probas[c.key, r], params)
+            hits = choose_hits(samples.times, found, params)
+            for tolerance in (3, 6):
+                counts[c.key, r, tolerance] = score_hits(c, samples, hits, tolerance / 30)
+    hits, hitter = export_both(models)
+    return FoldResult(match, params, counts, probas, hits, hitter)
+
+
+def export_both(models) -> tuple[BoostedTrees, BoostedTrees]:
+    """The hit and hitter models in the analyzer's format."""
+    hit_model, hitter_model = models
+    return (
+        export_boosted(hit_model, FEATURE_NAMES, ("flight", "hit")),
+        export_boosted(hitter_model, FEATURE_NAMES, ("far", "near")),
     )
-    for rate, by_threshold in scores.items():
-        for threshold, by_tolerance in by_threshold.items():
-            six, f1_three = by_tolerance[6].as_dict(), by_tolerance[3].f1
-            name = "for the rate" if threshold is None else threshold
-            print(f"{rate_name(rate)} threshold {name}: +-6 {six}, F1 +-3 {f1_three:.3f}")
-    if args.save:
-        from tools.export_model import export_boosted
-
-        hit_model, hitter_model = fit_both(clips, data, args.rates)
-        for name, model, classes in (
-            ("hits", hit_model, ("flight", "hit")),
-            ("hitter", hitter_model, ("far", "near")),
-        ):
-            exported = export_boosted(model, FEATURE_NAMES, classes)
-            path = MODELS_DIR / f"{name}.json"
-            path.write_text(json.dumps(exported.to_json(), separators=(",", ":")))
-            print(f"saved {path}", file=sys.stderr)
-    return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def nested_scores(
+    clips: list[Clip], data: Data, rates: tuple[Rate, ...] = TRAIN_RATES, workers: int = 2
+) -> list[FoldResult]:
+    """For each match: models and picking chosen on the other matches, scored on it."""
+    jobs = [(m, train, test, data, rates) for m, train, test in match_folds(clips)]
+    if workers <= 1:
+        return [_outer_fold(job) for job in jobs]
+    with ProcessPoolExecutor(workers) as pool:
+        return list(pool.map(_outer_fold, jobs))

@@ -1,46 +1,150 @@
-"""Hit peak picking at any sample rate, and turn-taking attribution."""
+"""Choosing the hit sequence: candidates, turn-taking, the minimum gap, and the online picker
+giving what a whole-track pass gives."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from analysis.hits import (
+from analysis.hit_sequence import (
     HIT_SMOOTHING_S,
     HITTER_SMOOTHING_S,
-    SPARSE_THRESHOLD,
-    THRESHOLD,
-    HitterSequence,
+    Candidate,
+    HitPicker,
+    HitSequence,
+    PickerParams,
+    Sample,
+    SequenceParams,
     pick_hits,
     smooth_in_time,
-    threshold_for,
 )
+
+
+def sequence_of(*candidates: tuple[float, float, float], **params) -> list[tuple[float, str]]:
+    """The best path over (time, hit probability, near probability) candidates."""
+    sequence: HitSequence[int] = HitSequence(SequenceParams(**params))
+    for i, (t, p, q) in enumerate(candidates):
+        sequence.add(Candidate(t, p, q, i))
+    return [(c.candidate.time, c.player) for c in sequence.path()]
+
+
+def test_players_take_turns_when_the_hitter_evidence_is_weak():
+    # Weak evidence for "near" twice in a row: the second hit goes to the far player.
+    assert sequence_of((0.0, 0.9, 0.95), (1.0, 0.9, 0.6)) == [(0.0, "near"), (1.0, "far")]
+
+
+def test_strong_evidence_beats_the_turn_order():
+    # A hit in between was missed: the same player twice is allowed when the evidence is strong.
+    path = sequence_of((0.0, 0.9, 0.98), (1.0, 0.9, 0.98), hitter_weight=1.0)
+    assert path == [(0.0, "near"), (1.0, "near")]
+
+
+def test_a_new_rally_starts_afresh():
+    path = sequence_of((0.0, 0.9, 0.9), (10.0, 0.9, 0.6))
+    assert path == [(0.0, "near"), (10.0, "near")]
+
+
+def test_later_evidence_changes_an_earlier_hitter():
+    """Who hit is decided by the whole sequence: a strong far hit after a weak guess flips
+    the guess to the near player."""
+    assert sequence_of((0.0, 0.9, 0.45)) == [(0.0, "far")]
+    path = sequence_of((0.0, 0.9, 0.45), (0.8, 0.9, 0.02))
+    assert path == [(0.0, "near"), (0.8, "far")]
+
+
+def test_hits_closer_than_the_minimum_gap_are_one():
+    path = sequence_of((0.0, 0.8, 0.9), (0.2, 0.9, 0.1), min_gap_s=0.3)
+    assert len(path) == 1 and path[0][0] == 0.2
+
+
+def test_a_weak_candidate_is_taken_only_when_the_turn_order_needs_it():
+    # Alone, 0.2 is under the threshold; it is no hit.
+    assert sequence_of((0.0, 0.2, 0.9)) == []
+    # Between two strong near hits, a weak far candidate fills the missing turn.
+    path = sequence_of((0.0, 0.9, 0.9), (0.6, 0.25, 0.1), (1.2, 0.9, 0.9), threshold=0.3)
+    assert path == [(0.0, "near"), (0.6, "far"), (1.2, "near")]
+
+
+def test_committed_hits_are_final_and_followed():
+    sequence: HitSequence[int] = HitSequence(SequenceParams())
+    sequence.add(Candidate(0.0, 0.9, 0.9, 0))
+    sequence.add(Candidate(1.0, 0.9, 0.5, 1))
+    assert [c.player for c in sequence.path()] == ["near", "far"]
+    committed = sequence.commit(before=0.5)
+    assert [(c.candidate.item, c.player) for c in committed] == [(0, "near")]
+    assert sequence.last_committed is committed[0]
+    # The next candidate follows the committed hit: the turn order still holds.
+    sequence.add(Candidate(2.0, 0.9, 0.55, 2))
+    assert [(c.candidate.item, c.player) for c in sequence.path()] == [(1, "far"), (2, "near")]
+    # A candidate too close to the committed hit cannot be one.
+    assert [c.candidate.item for c in sequence.commit(before=2.05)] == [1, 2]
+    sequence.add(Candidate(2.1, 0.99, 0.5, 3))
+    assert sequence.path() == []
+
+
+def test_candidates_must_come_in_time_order():
+    sequence: HitSequence[int] = HitSequence()
+    sequence.add(Candidate(1.0, 0.9, 0.5, 0))
+    with pytest.raises(ValueError):
+        sequence.add(Candidate(0.5, 0.9, 0.5, 1))
 
 
 @pytest.mark.parametrize("n", [0, 1, 2])
 def test_short_tracks(n):
     times = np.arange(n) / 30
-    hits = pick_hits(times, np.full(n, 0.9), np.full(n, 0.5))
+    hits = pick_hits(times, np.full(n, 0.9), np.full(n, 0.5), PickerParams())
     assert len(hits) == min(n, 1)
 
 
-def test_peaks_are_separated_and_in_time_order():
+def test_a_plateau_gives_one_hit_and_peaks_keep_their_order():
     times = np.arange(90) / 30
     proba = np.zeros(90)
-    proba[[20, 21, 22, 60]] = [0.8, 0.7, 0.8, 0.8]  # a plateau: its middle wins
-    hits = pick_hits(times, proba, np.full(90, 0.9), threshold=0.2)
+    proba[[20, 21, 22, 60]] = [0.8, 0.8, 0.8, 0.8]
+    p_near = np.where(np.arange(90) < 40, 0.9, 0.1)
+    hits = pick_hits(times, proba, p_near, PickerParams())
     assert [i for i, _, _ in hits] == [21, 60]
+    assert [player for _, player, _ in hits] == ["near", "far"]
 
 
-def test_players_take_turns_when_the_evidence_is_weak():
-    sequence = HitterSequence()
-    assert sequence.assign(0.0, 0.95) == "near"
-    # Weak evidence for near again: the turn order wins.
-    assert sequence.assign(1.0, 0.6) == "far"
-    # Strong evidence beats the turn order (a hit in between was missed).
-    assert sequence.assign(2.0, 0.02) == "far"
-    # After a long pause a new rally starts: no turn order.
-    assert sequence.assign(10.0, 0.7) == "near"
+@pytest.mark.parametrize(
+    ("interval", "expected"), [(1 / 60, 0.4), (1 / 30, 0.4), (1 / 15, 0.3), (0.2, 0.2)]
+)
+def test_the_threshold_follows_the_sample_rate(interval, expected):
+    params = PickerParams(thresholds=((1 / 30, 0.4), (1 / 15, 0.3), (1 / 10, 0.2)))
+    assert params.threshold_for(interval) == pytest.approx(expected)
+    assert params.threshold_for(None) == 0.4
+    assert PickerParams.from_json(params.to_json()) == params
+
+
+@pytest.mark.parametrize("fps", [30, 25, 15, 10])
+def test_the_online_picker_chooses_what_a_whole_track_pass_chooses(fps):
+    """Fed moment by moment, with jittered timestamps, as the HitDetector feeds it."""
+    rng = np.random.default_rng(fps)
+    for _ in range(10):
+        n = int(rng.integers(1, 300))
+        times = np.cumsum(rng.uniform(0.8, 1.2, n) / fps)
+        proba, p_near = rng.beta(0.3, 2, n), rng.uniform(0, 1, n)
+        params = PickerParams()
+        whole = pick_hits(times, proba, p_near, params)
+        picker: HitPicker[int] = HitPicker(params)
+        online = []
+        for i in range(n):
+            picker.add(Sample(float(times[i]), float(proba[i]), float(p_near[i]), i))
+            committed, _ = picker.update()
+            online += committed
+        online += picker.update(final=True)[0]
+        assert [(c.candidate.item, c.player) for c in online] == [(i, p) for i, p, _ in whole]
+
+
+def test_open_hits_come_before_they_are_committed():
+    picker: HitPicker[int] = HitPicker(PickerParams(), lookback_s=3.0)
+    times = np.arange(60) / 30
+    proba = np.where(np.arange(60) == 15, 0.9, 0.0)
+    for i, t in enumerate(times):
+        picker.add(Sample(float(t), float(proba[i]), 0.9, i))
+        committed, open_hits = picker.update()
+        assert not committed  # less than the look-back has passed
+    assert [c.candidate.item for c in open_hits] == [15]
 
 
 def test_smoothing_at_30_fps_averages_a_frame_either_side():
@@ -62,22 +166,3 @@ def test_sparse_samples_are_not_smoothed_into_their_neighbours():
     times = np.arange(7) * 0.1
     values = np.array([0.0, 0.0, 0.0, 0.9, 0.0, 0.0, 0.0])
     np.testing.assert_allclose(smooth_in_time(times, values, HIT_SMOOTHING_S, True), values)
-
-
-@pytest.mark.parametrize(
-    ("fps", "expected"), [(30, THRESHOLD), (60, THRESHOLD), (10, SPARSE_THRESHOLD), (5, 0.2)]
-)
-def test_threshold_follows_the_sample_rate(fps, expected):
-    assert threshold_for(np.arange(40) / fps) == pytest.approx(expected)
-
-
-def test_threshold_between_rates_and_for_too_few_samples():
-    assert SPARSE_THRESHOLD < threshold_for(np.arange(40) / 15) < THRESHOLD
-    assert threshold_for(np.zeros(1)) == THRESHOLD
-
-
-def test_a_sparse_peak_below_the_dense_threshold_is_a_hit_at_10_fps():
-    proba = np.zeros(30)
-    proba[12] = 0.25
-    assert [i for i, _, _ in pick_hits(np.arange(30) * 0.1, proba, np.full(30, 0.9))] == [12]
-    assert pick_hits(np.arange(30) / 30, proba, np.full(30, 0.9)) == []
