@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis.blazepose import BlazePoseEstimator
+from analysis.camera import camera_projection, project
 from analysis.court import COURT_LENGTH, COURT_WIDTH, NET_Y, Court
 from analysis.pose import Estimator, Pose
 
@@ -66,13 +67,13 @@ class PersonScale:
 
     def __init__(self, court: Court, frame_size: tuple[int, int]) -> None:
         self._court = court
-        self._projection = _camera_projection(court, frame_size)
+        self._projection = camera_projection(court, frame_size)
 
     def height_px(self, court_xy: np.ndarray, stature_m: float = STATURE_M) -> float:
         x, y = float(court_xy[0]), float(court_xy[1])
         if self._projection is None:
             return stature_m * self._court.pixels_per_metre((x, y))
-        base, top = _project(self._projection, np.array([[x, y, 0.0], [x, y, stature_m]]))
+        base, top = project(self._projection, np.array([[x, y, 0.0], [x, y, stature_m]]))
         return float(np.linalg.norm(top - base))
 
 
@@ -368,38 +369,3 @@ def _search_windows(
     middle = np.array([COURT_WIDTH / 2, NET_Y / 2 if side == "far" else NET_Y * 1.5])
     chosen.sort(key=lambda i: float(np.linalg.norm(points[i] - middle)))
     return [windows[i] for i in chosen]
-
-
-def _camera_projection(court: Court, frame_size: tuple[int, int]) -> np.ndarray | None:
-    """3x4 projection of court metres (x, y, height) to pixels, or None when the homography
-    does not determine one."""
-    width, height = frame_size
-    shift = np.array([[1.0, 0.0, -width / 2], [0.0, 1.0, -height / 2], [0.0, 0.0, 1.0]])
-    h = shift @ court.to_image
-    a, b = h[:, 0], h[:, 1]
-    # The court's x and y axes are orthogonal and equally scaled: two equations in 1/f^2.
-    u = np.array([a[0] * b[0] + a[1] * b[1], a[0] ** 2 + a[1] ** 2 - b[0] ** 2 - b[1] ** 2])
-    v = np.array([a[2] * b[2], a[2] ** 2 - b[2] ** 2])
-    if float(u @ u) == 0.0:
-        return None
-    inv_f2 = -float(u @ v) / float(u @ u)
-    if inv_f2 <= 0:
-        return None
-    f = 1.0 / np.sqrt(inv_f2)
-    if not 0.2 * width <= f <= 20 * width:
-        return None
-    k_inv = np.diag([1.0 / f, 1.0 / f, 1.0])
-    c1, c2, c3 = k_inv @ h[:, 0], k_inv @ h[:, 1], k_inv @ h[:, 2]
-    lam = 2.0 / (np.linalg.norm(c1) + np.linalg.norm(c2))
-    r1, r2, t = c1 * lam, c2 * lam, c3 * lam
-    r3 = np.cross(r1, r2)
-    r3 /= np.linalg.norm(r3)
-    if float(r3 @ t) > 0:  # height points toward the camera, which is above the court
-        r3 = -r3
-    projection = np.diag([f, f, 1.0]) @ np.column_stack([r1, r2, r3, t])
-    return np.linalg.inv(shift) @ projection
-
-
-def _project(projection: np.ndarray, points: np.ndarray) -> np.ndarray:
-    homogeneous = np.column_stack([points, np.ones(len(points))]) @ projection.T
-    return homogeneous[:, :2] / homogeneous[:, 2:3]

@@ -1,42 +1,40 @@
-"""Features of one hit that tell the shot types apart: pure numpy.
+"""Features of one hit that tell the shot types apart, in court metres, seconds and body
+heights, so that they mean the same in any hall and from any camera.
 
-Where the hitter stood, whether the stroke was overhead, how the shuttle left the racket
-(image speed and direction just after the hit, taken from the hit's moment features), and
-where it went: the receiver's position and the flight time to the next hit. Shared by the
-training script (tools/train_shots.py) and the ShotClassifier.
+Where the hitter stood and whether the stroke was overhead; where the shuttle went, known one
+hit later from where the receiver stood at the next hit; how long it flew; and how high it
+climbed, from the shuttle's image track with the camera recovered from the court. Shared by
+the training script (tools/train_shots.py) and the shot classifier (analysis/shots.py).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.court import COURT_WIDTH, NET_Y
+from analysis.camera import height_above
+from analysis.court import NET_Y
 from analysis.hit_features import FEATURE_NAMES as MOMENT_NAMES
 from analysis.pose import LEFT_WRIST, NOSE, RIGHT_WRIST, Pose
 
 FEATURE_NAMES = (
-    "serve",
-    "last",
-    "hitter_depth",
-    "hitter_side",
-    "receiver_depth",
-    "receiver_side",
-    "flight_time",
-    "since_previous",
-    "wrist_over_head",
-    "speed_before",
-    "speed_after",
-    "toward_before",
-    "toward_after",
-    "turn_200",
-    "rise",
-    "flight_dy",
-    "flight_dx",
+    "serve",  # the rally's first hit
+    "next",  # 1: the next hit is known; 0: not yet; -1: the rally ended without one
+    "hitter_depth",  # metres from the net
+    "receiver_depth",  # metres from the net, at the next hit
+    "flight_time",  # seconds to the next hit
+    "wrist_over_head",  # the higher wrist above the nose, in body heights
+    "contact_height",  # the shuttle above the hitter's feet at the hit, in body heights
+    "apex_height",  # metres: how high the shuttle climbed between the two hits
 )
-FLIGHT_S = 1.5  # how much of the flight after a hit is looked at when no next hit is known
 POSE_WINDOW_S = 0.2  # poses this close to the hit count for "overhead"
+# A shuttle's horizontal speed decays about exponentially, with a time constant near its
+# terminal speed over g (6.8 m/s / 9.8 m/s^2).
+DRAG_TIME_S = 0.7
+EDGE_S = 0.05  # flight points this close to either hit belong to the hit, not the flight
+MAX_APEX_M = 15.0  # higher than any hall: a misread point
 _MOMENT = {name: MOMENT_NAMES.index(name) for name in MOMENT_NAMES}
 
 
@@ -49,41 +47,72 @@ class HitContext:
     court_xy: np.ndarray | None  # the hitter's feet, court metres
     poses: tuple[Pose, ...]  # the hitter's poses within POSE_WINDOW_S of the hit
     moment: np.ndarray | None  # the hit's moment features (analysis.hit_features)
-    flight: np.ndarray  # (N, 2) shuttle pixels seen from the hit to the next hit
-    frame_height: float = 720.0
+
+
+@dataclass(frozen=True)
+class Flight:
+    """The shuttle seen between a hit and the next one: image points and their times."""
+
+    times: np.ndarray  # (N,)
+    xy: np.ndarray  # (N, 2) pixels
+    projection: np.ndarray | None  # the camera (analysis.camera), None when unknown
 
 
 def shot_features(
     hit: HitContext,
     next_hit: HitContext | None,
-    previous_time: float | None,
+    flight: Flight | None,
     index_in_rally: int,
+    rally_over: bool,
 ) -> np.ndarray:
     nan = np.nan
-    receiver = next_hit.court_xy if next_hit is not None else None
     moment = hit.moment if hit.moment is not None else np.full(len(MOMENT_NAMES), nan)
-    # Image y grows toward the camera: "toward" the opponent is up for the near player.
-    toward = -1.0 if hit.player == "near" else 1.0
+    contact = moment[_MOMENT["near_height" if hit.player == "near" else "far_height"]]
+    receiver = next_hit.court_xy if next_hit is not None else None
+    apex = nan
+    if next_hit is not None and flight is not None:
+        apex = apex_height(flight, hit.time, next_hit.time, hit.court_xy, receiver)
     return np.array(
         [
             1.0 if index_in_rally == 0 else 0.0,
-            1.0 if next_hit is None else 0.0,
+            1.0 if next_hit is not None else (-1.0 if rally_over else 0.0),
             _depth(hit.court_xy),
-            _side(hit.court_xy),
             _depth(receiver),
-            _side(receiver),
             next_hit.time - hit.time if next_hit is not None else nan,
-            hit.time - previous_time if previous_time is not None else nan,
-            max((_wrist_over_head(p) for p in hit.poses), default=nan),
-            moment[_MOMENT["speed_before"]],
-            moment[_MOMENT["speed_after"]],
-            toward * moment[_MOMENT["vy_before"]],
-            toward * moment[_MOMENT["vy_after"]],
-            moment[_MOMENT["turn_200"]],
-            *_flight_shape(hit.flight, hit.frame_height),
+            max((wrist_over_head(p) for p in hit.poses), default=nan),
+            contact,
+            apex,
         ],
         dtype=np.float64,
     )
+
+
+def apex_height(
+    flight: Flight,
+    start: float,
+    end: float,
+    start_xy: np.ndarray | None,
+    end_xy: np.ndarray | None,
+) -> float:
+    """How high the shuttle flew between two hits, in metres (NaN when it cannot be told).
+
+    The shuttle is taken to fly over the straight line between the hitter's and the
+    receiver's feet, covering it as drag slows it down; each image point then gives a height.
+    """
+    if flight.projection is None or start_xy is None or end_xy is None or end <= start:
+        return np.nan
+    inside = (flight.times > start + EDGE_S) & (flight.times < end - EDGE_S)
+    if inside.sum() < 2:
+        return np.nan
+    total = 1.0 - math.exp(-(end - start) / DRAG_TIME_S)
+    heights = []
+    for t, (_, y) in zip(flight.times[inside], flight.xy[inside]):
+        share = (1.0 - math.exp(-(t - start) / DRAG_TIME_S)) / total
+        ground = start_xy + share * (end_xy - start_xy)
+        height = height_above(flight.projection, ground, float(y))
+        if height is not None and 0.0 <= height <= MAX_APEX_M:
+            heights.append(height)
+    return max(heights) if heights else np.nan
 
 
 def _depth(court_xy: np.ndarray | None) -> float:
@@ -91,27 +120,7 @@ def _depth(court_xy: np.ndarray | None) -> float:
     return float(abs(court_xy[1] - NET_Y)) if court_xy is not None else np.nan
 
 
-def _side(court_xy: np.ndarray | None) -> float:
-    """Metres from the centre line, either way."""
-    return float(abs(court_xy[0] - COURT_WIDTH / 2)) if court_xy is not None else np.nan
-
-
-def _flight_shape(flight: np.ndarray, frame_height: float) -> tuple[float, float, float]:
-    """How high the shuttle climbs in the image after the hit (lifts and clears climb, drives
-    and smashes do not), and where it ends up relative to the hit, in frame heights."""
-    if len(flight) < 3:
-        return np.nan, np.nan, np.nan
-    start = flight[:2].mean(axis=0)
-    end = flight[-2:].mean(axis=0)
-    rise = (start[1] - flight[:, 1].min()) / frame_height
-    return (
-        float(rise),
-        float((end[1] - start[1]) / frame_height),
-        float(abs(end[0] - start[0]) / frame_height),
-    )
-
-
-def _wrist_over_head(pose: Pose) -> float:
+def wrist_over_head(pose: Pose) -> float:
     """How far the higher wrist is above the nose, in body heights (negative: below)."""
     height = max(pose.height_px(), 1.0)
     top_wrist = min(pose.landmarks[LEFT_WRIST, 1], pose.landmarks[RIGHT_WRIST, 1])

@@ -1,9 +1,10 @@
 """Shot typing: what kind of stroke each hit was.
 
-A shot is typed once the next hit (or the end of the rally) is known, because where the
-shuttle went is what tells the types apart. A small boosted-tree model
-(analysis/models/shots.json, trained by tools/train_shots.py) maps the features of
-`shot_features` to the 9 shot types.
+A shot is typed as soon as its hit is found, from the hit alone (analysis/models/
+shots_open.json), and typed again once the next hit or the end of the rally is known
+(analysis/models/shots.json), because where the shuttle went is what tells most types apart.
+Both are small boosted-tree models trained by tools/train_shots.py that map the features of
+`shot_features` to the 9 types.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis.hits import Hit, HitDetector
-from analysis.model import load_model
-from analysis.shot_features import FLIGHT_S, POSE_WINDOW_S, HitContext, shot_features
+from analysis.shot_features import POSE_WINDOW_S, Flight, HitContext, shot_features
+from analysis.trained import TrainedModels
 
 
 @dataclass(frozen=True)
@@ -23,9 +24,9 @@ class ShotType:
     confidence: float
 
 
-def context_of(hit: Hit, hits: HitDetector, flight_end: float) -> HitContext:
-    """A hit as the classifier sees it, with the hitter's poses and the shuttle's flight
-    taken from the detector's recent history."""
+def context_of(hit: Hit, hits: HitDetector) -> HitContext:
+    """A hit as the classifier sees it, with the hitter's poses from the detector's recent
+    history."""
     obs = hit.hitter
     return HitContext(
         time=hit.time,
@@ -33,23 +34,36 @@ def context_of(hit: Hit, hits: HitDetector, flight_end: float) -> HitContext:
         court_xy=obs.court_xy if obs is not None else None,
         poses=tuple(hits.poses_near(hit.player, hit.time, POSE_WINDOW_S)),
         moment=hit.features,
-        flight=hits.track_between(hit.time, flight_end),
-        frame_height=hits.frame_height,
     )
 
 
-def classify(
-    hit: Hit, next_hit: Hit | None, previous: Hit | None, index_in_rally: int, hits: HitDetector
-) -> ShotType:
-    """The most probable type of a hit, with its probability as the confidence."""
-    model = load_model("shots")
-    flight_end = next_hit.time if next_hit is not None else hit.time + FLIGHT_S
-    features = shot_features(
-        context_of(hit, hits, flight_end),
-        context_of(next_hit, hits, next_hit.time) if next_hit is not None else None,
-        previous.time if previous is not None else None,
-        index_in_rally,
-    )
-    proba = model.predict_proba(features[None, :])[0]
-    best = int(np.argmax(proba))
-    return ShotType(model.classes[best], float(proba[best]))
+class ShotClassifier:
+    """Types the hits of one court's `HitDetector`."""
+
+    def __init__(
+        self, hits: HitDetector, projection: np.ndarray | None, models: TrainedModels
+    ) -> None:
+        self._hits = hits
+        self._projection = projection
+        self._settled = models.shots
+        self._first = models.shots_open
+
+    def __call__(
+        self, hit: Hit, next_hit: Hit | None, index_in_rally: int, rally_over: bool
+    ) -> ShotType:
+        """The most probable type of a hit, with its probability as the confidence."""
+        flight = None
+        if next_hit is not None:
+            times, xy = self._hits.track_between(hit.time, next_hit.time)
+            flight = Flight(times, xy, self._projection)
+        features = shot_features(
+            context_of(hit, self._hits),
+            context_of(next_hit, self._hits) if next_hit is not None else None,
+            flight,
+            index_in_rally,
+            rally_over,
+        )
+        model = self._settled if next_hit is not None or rally_over else self._first
+        proba = model.predict_proba(features[None, :])[0]
+        best = int(np.argmax(proba))
+        return ShotType(model.classes[best], float(proba[best]))
