@@ -44,6 +44,9 @@ class PositionUpdate:
 
 @dataclass(frozen=True)
 class ShotDetected:
+    """A shot: announced as soon as its hit is found; a later `ShotUpdated` or `ShotRemoved`
+    with its `shot_id` revises it."""
+
     player: str
     shot: str
     confidence: float
@@ -51,10 +54,12 @@ class ShotDetected:
     timestamp: float
     rally_id: int
     court_xy: tuple[float, float] | None
+    shot_id: int = 0
 
-    def to_message(self) -> dict[str, Any]:
+    def to_message(self, kind: str = "shot_detected") -> dict[str, Any]:
         return {
-            "type": "shot_detected",
+            "type": kind,
+            "shot_id": self.shot_id,
             "shot": self.shot,
             "confidence": round(self.confidence, 3),
             "player": self.player,
@@ -66,6 +71,7 @@ class ShotDetected:
 
     def to_report(self) -> dict[str, Any]:
         return {
+            "shot_id": self.shot_id,
             "frame": self.frame,
             "time": round(self.timestamp, 3),
             "player": self.player,
@@ -73,6 +79,34 @@ class ShotDetected:
             "confidence": round(self.confidence, 3),
             "court_xy": _rounded(self.court_xy),
             "rally_id": self.rally_id,
+        }
+
+
+@dataclass(frozen=True)
+class ShotUpdated:
+    """A shot announced earlier, as later evidence now has it (its type once the next hit
+    showed where the shuttle went, or its player)."""
+
+    shot: ShotDetected
+
+    def to_message(self) -> dict[str, Any]:
+        return self.shot.to_message("shot_updated")
+
+
+@dataclass(frozen=True)
+class ShotRemoved:
+    """A shot announced earlier that later evidence showed was no hit."""
+
+    shot_id: int
+    frame: int
+    timestamp: float
+
+    def to_message(self) -> dict[str, Any]:
+        return {
+            "type": "shot_removed",
+            "shot_id": self.shot_id,
+            "frame": self.frame,
+            "timestamp": round(self.timestamp, 3),
         }
 
 
@@ -134,7 +168,15 @@ class StatsUpdate:
         }
 
 
-Event = PositionUpdate | ShotDetected | RallyStarted | RallyEnded | StatsUpdate
+Event = (
+    PositionUpdate
+    | ShotDetected
+    | ShotUpdated
+    | ShotRemoved
+    | RallyStarted
+    | RallyEnded
+    | StatsUpdate
+)
 
 
 def _rounded(xy: tuple[float, float] | None) -> list[float] | None:

@@ -9,21 +9,25 @@ from typing import Any
 
 import numpy as np
 
+from analysis.camera import camera_projection
 from analysis.court import Court
 from analysis.events import (
     Event,
     PositionUpdate,
-    RallyEnded,
     ShotDetected,
+    ShotRemoved,
+    ShotUpdated,
     StatsUpdate,
 )
-from analysis.hits import DECISION_DELAY_S, Hit, HitDetector
+from analysis.hits import DECISION_DELAY_S, HitDetector, HitUpdate
 from analysis.players import MovementTracker, PlayerObservation
 from analysis.rallies import RallyTracker
 from analysis.runtime import tune_for_analysis
-from analysis.shots import classify
-from analysis.shuttle import ShuttlePoint
+from analysis.shot_book import ShotBook
+from analysis.shots import ShotClassifier
+from analysis.shuttle import ShuttlePoint, ShuttleTracker
 from analysis.trackers import SIDES, CourtTrackers
+from analysis.trained import TrainedModels
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +39,10 @@ class FrameAnalyzer:
 
     `process(frame, timestamp)` takes BGR frames in time order at any rate and returns the
     events they caused. Every frame feeds the shuttle tracker; player poses are estimated
-    at most `pose_fps` times a second, both players in parallel threads. `finish()` closes
-    the open rally and types the last shot; `report()` gives the report dict.
+    at most `pose_fps` times a second, both players in parallel threads. A shot is announced
+    as soon as its hit is found and may be revised for a few seconds (`ShotUpdated`,
+    `ShotRemoved`). `finish()` closes the open rally and settles the last shots; `report()`
+    gives the report dict, with every revision applied.
     """
 
     def __init__(
@@ -45,24 +51,25 @@ class FrameAnalyzer:
         frame_size: tuple[int, int],
         pose_fps: float = 15.0,
         shuttle_listener: Callable[[list[ShuttlePoint]], None] | None = None,
+        models: TrainedModels | None = None,
     ) -> None:
+        """`models`: the trained parts (the shipped ones by default)."""
         tune_for_analysis()
+        models = models or TrainedModels.shipped()
         self.court = court
         self.shuttle_listener = shuttle_listener
         self.frame_size = frame_size
-        self._trackers = CourtTrackers(court, frame_size, pose_fps)
+        shuttle = ShuttleTracker(frame_size, court, scorer=models.shuttle)
+        self._trackers = CourtTrackers(court, frame_size, pose_fps, shuttle)
         self._movement = {side: MovementTracker() for side in SIDES}
-        self._hits = HitDetector(court, frame_height=frame_size[1])
+        self._hits = HitDetector(court, frame_height=frame_size[1], models=models)
         self._rallies = RallyTracker()
+        classifier = ShotClassifier(self._hits, camera_projection(court, frame_size), models)
+        self._book = ShotBook(classifier, self._rallies)
         self._frames = 0
         self._last_frame = -1
         self._last_time = 0.0
         self._first_time: float | None = None
-        self._pending: Hit | None = None  # the last hit, typed once the next one is known
-        self._pending_index = 0
-        self._pending_rally = 0
-        self._previous: Hit | None = None  # the hit before the pending one, same rally
-        self._shots: list[ShotDetected] = []
         self._next_stats_time = 0.0
         self._finished = False
         self._closed = False
@@ -103,14 +110,16 @@ class FrameAnalyzer:
         self._trackers.prefetch(frame, frame_index, timestamp)
 
     def finish(self) -> list[Event]:
-        """Ends the analysis: flushes the trackers, types the last shot, closes the rally."""
+        """Ends the analysis: flushes the trackers, settles the last shots, closes the rally."""
         if self._finished:
             return []
         self._finished = True
         events = self._on_shuttle(self._trackers.flush())
         events += self._on_hits(self._hits.flush())
-        events += self._type_pending(next_hit=None)
-        events += self._rallies.finish()
+        for ended in self._rallies.finish():
+            events.append(ended)
+            events += self._book.rally_ended(ended)
+        events += self._book.finish()
         events += self._maybe_stats(self._last_time, force=True)
         return events
 
@@ -146,47 +155,17 @@ class FrameAnalyzer:
         if points:
             last = points[-1]
             seen = any(p.xy is not None for p in points)
-            ended = self._rallies.update(last.frame, last.time - DECISION_DELAY_S, seen)
-            if ended:
-                events += self._type_pending(next_hit=None)
-            events += ended
+            for ended in self._rallies.update(last.frame, last.time - DECISION_DELAY_S, seen):
+                events.append(ended)
+                events += self._book.rally_ended(ended)
         return events
 
-    def _on_hits(self, hits: list[Hit]) -> list[Event]:
-        events: list[Event] = []
-        for hit in hits:
-            rally_events = self._rallies.on_hit(hit.frame, hit.time)
-            if rally_events and isinstance(rally_events[0], RallyEnded):
-                events += self._type_pending(next_hit=None)
-            elif self._pending is not None:
-                events += self._type_pending(next_hit=hit)
-            events += rally_events
-            rally = self._rallies.rallies[-1]
-            self._pending = hit
-            self._pending_index = rally.shots - 1
-            self._pending_rally = rally.rally_id
+    def _on_hits(self, update: HitUpdate) -> list[Event]:
+        events = self._book.apply(update)
+        if any(isinstance(e, ShotDetected | ShotUpdated | ShotRemoved) for e in events):
+            # The stats are as of the frame being analysed, and carry its time (not the hit's).
+            events += self._maybe_stats(self._last_time, force=True)
         return events
-
-    def _type_pending(self, next_hit: Hit | None) -> list[Event]:
-        hit = self._pending
-        if hit is None:
-            return []
-        self._pending = None
-        shot = classify(hit, next_hit, self._previous, self._pending_index, self._hits)
-        self._previous = hit if next_hit is not None else None
-        court_xy = _shot_position(hit)
-        event = ShotDetected(
-            hit.player,
-            shot.type,
-            shot.confidence,
-            hit.frame,
-            hit.time,
-            self._pending_rally,
-            court_xy,
-        )
-        self._shots.append(event)
-        # The stats are as of the frame being analysed, and carry its time (not the hit's).
-        return [event, *self._maybe_stats(self._last_time, force=True)]
 
     def _maybe_stats(self, timestamp: float, force: bool) -> list[Event]:
         if not force and timestamp < self._next_stats_time:
@@ -197,11 +176,12 @@ class FrameAnalyzer:
     # -- results -------------------------------------------------------------------------
 
     def stats(self, timestamp: float | None = None) -> StatsUpdate:
+        shots = self._book.shots
         return StatsUpdate(
-            total_shots=len(self._shots),
+            total_shots=len(shots),
             current_rally=self._rallies.current_id,
             rallies=len(self._rallies.rallies),
-            shot_distribution=dict(Counter(s.shot for s in self._shots)),
+            shot_distribution=dict(Counter(s.shot for s in shots)),
             distance_m={side: m.distance_m for side, m in self._movement.items()},
             frame=self._last_frame,
             timestamp=self._last_time if timestamp is None else timestamp,
@@ -209,7 +189,13 @@ class FrameAnalyzer:
 
     @property
     def shots(self) -> list[ShotDetected]:
-        return list(self._shots)
+        """The shots as they stand now (every revision so far applied)."""
+        return self._book.shots
+
+    @property
+    def removed_shots(self) -> int:
+        """How many announced shots later evidence took back."""
+        return self._book.revisions
 
     def player_positions(self, side: str) -> list[list[float]]:
         return self._movement[side].positions
@@ -222,7 +208,8 @@ class FrameAnalyzer:
         if fps is None:
             fps = (self._frames - 1) / duration if duration > 0 else 0.0
         rallies = [r.to_report() for r in self._rallies.rallies]
-        distribution = Counter(s.shot for s in self._shots)
+        shots = self._book.shots
+        distribution = Counter(s.shot for s in shots)
         return {
             "schema": 1,
             "video": {
@@ -233,7 +220,7 @@ class FrameAnalyzer:
                 "duration": round(duration + (1.0 / fps if fps else 0.0), 3),
             },
             "court": self.court.as_dict(),
-            "shots": [s.to_report() for s in self._shots],
+            "shots": [s.to_report() for s in shots],
             "rallies": rallies,
             "players": {
                 side: {
@@ -243,18 +230,8 @@ class FrameAnalyzer:
                 for side in SIDES
             },
             "summary": {
-                "total_shots": len(self._shots),
+                "total_shots": len(shots),
                 "rallies": len(rallies),
                 "shot_distribution": {t: distribution[t] for t in sorted(distribution)},
             },
         }
-
-
-def _shot_position(hit: Hit) -> tuple[float, float] | None:
-    """Where a shot was played from: the hitter's right foot, the planted racket-side foot
-    of a right-handed player (the lunge foot at the net); the feet's midpoint otherwise."""
-    obs = hit.hitter
-    if obs is None:
-        return None
-    xy = obs.feet_xy[1] if obs.feet_xy is not None else obs.court_xy
-    return float(xy[0]), float(xy[1])

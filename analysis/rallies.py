@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from analysis.events import RallyEnded, RallyStarted
 
@@ -14,15 +14,27 @@ MAX_GAP_S = 3.0
 @dataclass
 class Rally:
     rally_id: int
-    start_frame: int
-    start_time: float
-    last_hit_frame: int
-    last_hit_time: float
-    last_seen_frame: int
-    last_seen_time: float
-    shots: int = 1
+    hits: list[tuple[int, float]] = field(default_factory=list)  # (frame, time), time order
+    last_seen_frame: int = 0
+    last_seen_time: float = 0.0
     end_frame: int | None = None
     end_time: float | None = None
+
+    @property
+    def shots(self) -> int:
+        return len(self.hits)
+
+    @property
+    def start_frame(self) -> int:
+        return self.hits[0][0]
+
+    @property
+    def start_time(self) -> float:
+        return self.hits[0][1]
+
+    @property
+    def last_hit_time(self) -> float:
+        return self.hits[-1][1]
 
     def to_report(self) -> dict:
         end_frame = self.end_frame if self.end_frame is not None else self.last_seen_frame
@@ -39,7 +51,12 @@ class Rally:
 
 
 class RallyTracker:
-    """Groups hits into rallies; `update` is called for every analysed frame."""
+    """Groups hits into rallies; `update` is called as the shuttle track advances.
+
+    The hits of the open rally may still be revised: `on_hit` takes a hit anywhere in it,
+    `on_removed` takes one out (a rally left without hits is dropped, and its number is the
+    next rally's).
+    """
 
     def __init__(self, max_gap: float = MAX_GAP_S) -> None:
         self.max_gap = max_gap
@@ -59,13 +76,37 @@ class RallyTracker:
         """Registers a hit; returns the events it causes (a rally start, maybe an end first)."""
         events: list[RallyStarted | RallyEnded] = self.update(frame, time, shuttle_seen=True)
         if self._open is None:
-            self._open = Rally(len(self.rallies) + 1, frame, time, frame, time, frame, time, 0)
+            self._open = Rally(len(self.rallies) + 1, last_seen_frame=frame, last_seen_time=time)
             self.rallies.append(self._open)
             events.append(RallyStarted(self._open.rally_id, frame, time))
         rally = self._open
-        rally.shots += 1
-        rally.last_hit_frame, rally.last_hit_time = frame, time
+        rally.hits.append((frame, time))
+        rally.hits.sort()
+        if time > rally.last_seen_time:
+            rally.last_seen_frame, rally.last_seen_time = frame, time
         return events
+
+    def on_removed(self, frame: int) -> None:
+        """Takes a hit of the open rally back (it turned out not to be one)."""
+        rally = self._open
+        if rally is None:
+            return
+        rally.hits = [h for h in rally.hits if h[0] != frame]
+        if not rally.hits:
+            self.rallies.pop()
+            self._open = None
+
+    def is_closed(self, rally_id: int) -> bool:
+        return (
+            0 < rally_id <= len(self.rallies) and self.rallies[rally_id - 1].end_frame is not None
+        )
+
+    def rally_of(self, frame: int) -> int | None:
+        """The id of the rally a hit belongs to."""
+        for rally in reversed(self.rallies):
+            if any(f == frame for f, _ in rally.hits):
+                return rally.rally_id
+        return None
 
     def update(
         self, frame: int, time: float, shuttle_seen: bool
@@ -87,8 +128,9 @@ class RallyTracker:
     def _close(self) -> RallyEnded:
         rally = self._open
         assert rally is not None
-        rally.end_frame = max(rally.last_seen_frame, rally.last_hit_frame)
-        rally.end_time = max(rally.last_seen_time, rally.last_hit_time)
+        last_frame, last_time = rally.hits[-1]
+        rally.end_frame = max(rally.last_seen_frame, last_frame)
+        rally.end_time = max(rally.last_seen_time, last_time)
         self._open = None
         return RallyEnded(
             rally.rally_id,

@@ -15,6 +15,7 @@ from analysis.court import Court
 from analysis.frame_analyzer import FrameAnalyzer
 from analysis.heatmap import render_heatmap_png
 from analysis.shuttle import ShuttlePoint
+from analysis.trained import TrainedModels
 from analysis.video import DecodedFrame, VideoInfo, iter_frames, probe
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class VideoAnalyzer:
         analysis_fps: float = DEFAULT_ANALYSIS_FPS,
         progress: Progress | None = None,
         shuttle_listener: Callable[[list[ShuttlePoint]], None] | None = None,
+        models: TrainedModels | None = None,
     ) -> None:
         if analysis_fps <= 0:
             raise ValueError(f"analysis fps must be positive, got {analysis_fps}")
@@ -60,13 +62,18 @@ class VideoAnalyzer:
         self.analysis_fps = analysis_fps
         self.progress = progress
         self.shuttle_listener = shuttle_listener
+        self.models = models
 
     def run(self) -> dict[str, Any]:
         """Analyses the video; returns the report (without heatmaps)."""
         size = (self.info.width, self.info.height)
         expected = max(self.info.frames, 1)
         with FrameAnalyzer(
-            self.court, size, pose_fps=self.analysis_fps, shuttle_listener=self.shuttle_listener
+            self.court,
+            size,
+            pose_fps=self.analysis_fps,
+            shuttle_listener=self.shuttle_listener,
+            models=self.models,
         ) as analyzer:
             ahead: deque[DecodedFrame] = deque()
             for decoded in _decode_ahead(self.path):

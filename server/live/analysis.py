@@ -21,6 +21,7 @@ from av import VideoFrame
 
 from analysis.court import Court
 from analysis.frame_analyzer import FrameAnalyzer
+from analysis.trained import TrainedModels
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +86,16 @@ class LiveAnalysis:
         pose_fps: float = 10.0,
         max_fps: float = 30.0,
         name: str = "live",
+        models: TrainedModels | None = None,
     ) -> None:
+        """`models`: the trained parts of the analysis (the shipped ones by default)."""
         self.court = court
         self.frame_size = frame_size
         self.publish = publish
         self.pose_fps = pose_fps
         self.min_interval = 1.0 / max_fps
         self.name = name
+        self.models = models
         self.received = RateMeter()
         self.analysed = RateMeter()
         self.latency = RateMeter()
@@ -211,7 +215,9 @@ class LiveAnalysis:
     def _create_analyzer(self) -> FrameAnalyzer:
         if self._analyzer is None:
             self._analyzer_pose_fps = self.pose_fps
-            self._analyzer = FrameAnalyzer(self.court, self.frame_size, pose_fps=self.pose_fps)
+            self._analyzer = FrameAnalyzer(
+                self.court, self.frame_size, pose_fps=self.pose_fps, models=self.models
+            )
         return self._analyzer
 
     def _fit(self, image: np.ndarray) -> np.ndarray:

@@ -187,10 +187,17 @@ class LiveSession:
         kind = message["type"]
         if kind == "shot_detected":
             self.last_shot = message
+        elif kind == "shot_updated" and self._is_last_shot(message):
+            self.last_shot = {**message, "type": "shot_detected"}
+        elif kind == "shot_removed" and self._is_last_shot(message):
+            self.last_shot = None
         elif kind == "stats_update":
             self.total_shots = message.get("total_shots", self.total_shots)
             self.current_rally = message.get("current_rally", self.current_rally)
             self.shot_distribution = dict(message.get("shot_distribution", {}))
+
+    def _is_last_shot(self, message: dict[str, Any]) -> bool:
+        return self.last_shot is not None and self.last_shot.get("shot_id") == message["shot_id"]
 
     def _add_channel(self, pc: RTCPeerConnection, channel: RTCDataChannel) -> None:
         self._channels[pc] = channel

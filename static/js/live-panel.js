@@ -16,6 +16,8 @@ const PLAYERS = { near: "Near player", far: "Far player" };
 const PLAYER_COLORS = { near: "#d9480f", far: "#1864ab" };
 // The last-shot card is highlighted this long after a shot, so a glance catches it.
 const FRESH_SHOT_MS = 2500;
+// Shots kept to fall back on when the last one is withdrawn.
+const RECENT_SHOTS = 20;
 
 /** Fills a <dl class="summary"> row: a label and a value with an id. */
 function stat(label, id, value = "–") {
@@ -35,6 +37,9 @@ export class LivePanel {
     this.distribution = {};
     this.totalShots = 0;
     this.lastShotTime = null;
+    this.lastShotId = null;
+    // Recent shots by id: a shot already shown may be revised or withdrawn later.
+    this.recentShots = new Map();
     this._freshTimer = null;
     this.connState = el("span", {
       id: "conn-state",
@@ -139,7 +144,16 @@ export class LivePanel {
         break;
       }
       case "shot_detected":
+        this._remember(message);
         this._showShot(message, true);
+        break;
+      case "shot_updated":
+        this._remember(message);
+        if (message.shot_id === this.lastShotId) this._showShot(message, false);
+        break;
+      case "shot_removed":
+        this.recentShots.delete(message.shot_id);
+        if (message.shot_id === this.lastShotId) this._showLatestShot();
         break;
       case "stats_update":
         this._showTotals(message.total_shots, message.current_rally, message.shot_distribution);
@@ -154,6 +168,32 @@ export class LivePanel {
       default:
         break;
     }
+  }
+
+  _remember(shot) {
+    this.recentShots.set(shot.shot_id, shot);
+    while (this.recentShots.size > RECENT_SHOTS) {
+      this.recentShots.delete(this.recentShots.keys().next().value);
+    }
+  }
+
+  /** After the last shot was withdrawn: the latest one left, or none. */
+  _showLatestShot() {
+    let latest = null;
+    for (const shot of this.recentShots.values()) {
+      if (!latest || shot.timestamp > latest.timestamp) latest = shot;
+    }
+    if (latest) {
+      this._showShot(latest, false);
+      return;
+    }
+    this.lastShotTime = null;
+    this.lastShotId = null;
+    const [type, meta] = this.lastShot.children;
+    type.textContent = "No shot yet";
+    meta.textContent = "";
+    this.lastShot.dataset.shot = "";
+    this.lastShot.dataset.player = "";
   }
 
   _showTotals(total, rally, distribution) {
@@ -176,6 +216,7 @@ export class LivePanel {
 
   _showShot(shot, fresh) {
     this.lastShotTime = shot.timestamp;
+    this.lastShotId = shot.shot_id ?? null;
     const [type, meta] = this.lastShot.children;
     type.textContent = shotLabel(shot.shot || shot.type || "shot");
     const who = PLAYERS[shot.player] || shot.player || "";
