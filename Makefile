@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DATA ?= ../shared/data
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test eval bench lint clean
+.PHONY: install run test eval train bench lint clean
 
 install: $(STAMP)
 
@@ -22,7 +22,10 @@ test: install
 	$(PY) -m pytest -q
 
 eval: install
-	$(PY) -m tools.evaluate --data $(DATA) --out eval.json --heldout
+	BADMINTON_DATA=$(DATA) $(PY) -m tools.evaluate --out eval.json
+
+train: install
+	BADMINTON_DATA=$(DATA) $(PY) -m tools.train
 
 bench: install
 	$(PY) -m tools.bench --data $(DATA)
