@@ -1,7 +1,15 @@
-"""`make eval`: scores the analyzer on the labelled AI CUP rallies and prints a table.
+"""`make eval`: the analysis scored on labelled clips it never learnt from; prints the table.
 
-python -m tools.evaluate [--data DIR] [--clips 00001,00004] [--analysis-fps 15]
-                        [--stream-fps 10] [--out eval.json] [--heldout]
+1. Held out by match: every dev rally is analysed end to end by models trained without its
+   match (the shuttle scorer, the hit and hitter models with how hits are picked, the shot
+   types; whatever is chosen is chosen on the other matches alone). From the file (every
+   frame, 15 poses a second), and streamed in real time to the server's live analysis as a
+   phone sends the High (15 fps) and Medium (10 fps) presets.
+2. Another venue: the Denmark Open rallies (25 fps MPEG-4, a hall and camera no model saw),
+   with the shipped models, from the file and live.
+3. Shuttle tracking per source, held out by match.
+
+    python -m tools.evaluate [--modes file,high,medium] [--matches a,b] [--out eval.json]
 """
 
 from __future__ import annotations
@@ -10,234 +18,271 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from analysis.court import Court
-from analysis.frame_analyzer import FrameAnalyzer
+from analysis.events import SHOT_TYPES
 from analysis.shuttle import ShuttlePoint
-from analysis.video import iter_frames, probe
+from analysis.trained import TrainedModels
+from analysis.video import probe
 from analysis.video_analyzer import VideoAnalyzer
 from server.cli import silence_native_stderr
-from tools.dataset import Clip, aicup_clips, data_dir
-from tools.scoring import (
-    Counts,
-    error_stats,
-    hit_counts,
-    match_hits,
-    shuttle_counts,
-    type_scores,
-)
-from tools.track_cache import stream_frames
+from tools import shuttle_eval, train_hits, train_shots
+from tools.dataset import Clip, aicup_clips, denmark_clips, shuttle_sources
+from tools.export_model import export_boosted
+from tools.live_feed import stream_clip
+from tools.scoring import Counts, error_stats, hit_counts, match_hits, shuttle_counts, type_scores
+from tools.shuttle_train import fold_scorer
+from tools.training import match_folds
 
-TOLERANCES = (3, 6)
+FILE_POSE_FPS = 15.0
+LIVE_POSE_FPS = 10.0  # the server's default pose rate per player for a live stream
 
 
-def evaluate_clip(clip: Clip, analysis_fps: float, stream_fps: float | None = None) -> dict:
-    """Runs the analyzer on one clip and scores it against the clip's labels.
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    stream_fps: float | None  # None: the file, every frame
 
-    With `stream_fps`, the analyzer sees only that many frames a second, as from a live
-    stream at that rate (frames keep their numbers in the file, so labels still match).
-    """
-    track: list[ShuttlePoint] = []
+    @property
+    def label(self) -> str:
+        if self.stream_fps is None:
+            return f"file ({FILE_POSE_FPS:g} poses/s)"
+        return f"live {self.name.title()} ({self.stream_fps:g} fps)"
+
+
+MODES = {"file": Mode("file", None), "high": Mode("high", 15.0), "medium": Mode("medium", 10.0)}
+
+
+def fold_models(
+    clips: list[Clip], hit_folds: list[train_hits.FoldResult] | None = None
+) -> dict[str, TrainedModels]:
+    """For each match of `clips`, every model trained without it (the hit models and their
+    picking nested: `train_hits.nested_scores`, computed here unless given)."""
     started = time.monotonic()
-    if stream_fps:
-        report = analyse_as_stream(clip, analysis_fps, stream_fps, track.extend)
-    else:
+    if hit_folds is None:
+        hit_folds = train_hits.nested_scores(clips, train_hits.load_data(clips))
+    shot_data = train_shots.load_data(clips)
+    folds = {f.match: f for f in hit_folds}
+    out = {}
+    for match, train, _ in match_folds(clips):
+        shots = {
+            final: train_shots.fit_rates(train, shot_data, final=final) for final in (True, False)
+        }
+        exported = {
+            final: export_boosted(model, _shot_features(), tuple(model.classes_))
+            for final, model in shots.items()
+        }
+        fold = folds[match]
+        out[match] = TrainedModels(
+            shuttle=fold_scorer(match),
+            hits=fold.hits,
+            hitter=fold.hitter,
+            picker=fold.params,
+            shots=exported[True],
+            shots_open=exported[False],
+        )
+    print(f"models trained for {len(out)} held-out matches in {time.monotonic() - started:.0f} s")
+    return out
+
+
+def _shot_features() -> tuple[str, ...]:
+    from analysis.shot_features import FEATURE_NAMES
+
+    return FEATURE_NAMES
+
+
+def analyse(clip: Clip, mode: Mode, models: TrainedModels | None) -> tuple[dict, list, float]:
+    """(report, shuttle points or [], seconds) of one clip in one mode."""
+    started = time.monotonic()
+    track: list[ShuttlePoint] = []
+    if mode.stream_fps is None:
         analyzer = VideoAnalyzer(
-            clip.video, clip.corners, analysis_fps, shuttle_listener=track.extend
+            clip.video, clip.corners, FILE_POSE_FPS, shuttle_listener=track.extend, models=models
         )
         report = analyzer.run()
-    elapsed = time.monotonic() - started
-    court = Court.from_mapping(clip.corners)
+    else:
+        info = probe(clip.video)
+        court = Court.from_mapping(clip.corners, (info.width, info.height))
+        pose_fps = min(LIVE_POSE_FPS, mode.stream_fps)
+        run = stream_clip(clip.video, court, mode.stream_fps, pose_fps, models)
+        if run.report is None:
+            raise RuntimeError(f"{clip.key}: the live analysis analysed no frame")
+        report = run.report
+        # Live frame numbers count the frames analysed: the file's come from the times.
+        for shot in report["shots"]:
+            shot["frame"] = round(shot["time"] * info.fps)
+        report["revisions"] = sum(m["type"] == "shot_removed" for m in run.messages)
+        report["frames_analysed"] = run.analysed
+    return report, track, time.monotonic() - started
 
+
+def score(clip: Clip, report: dict, track: list[ShuttlePoint]) -> dict:
+    fps = report["video"]["fps"] or 30.0
     shots = report["shots"]
     detected = [(s["frame"], s["player"]) for s in shots]
     labelled = [(k.frame, k.player) for k in clip.strokes]
-    result: dict = {"clip": clip.name, "seconds": round(elapsed, 1)}
-    result["video_seconds"] = report["video"]["duration"]
-    for tol in TOLERANCES:
-        pairs = match_hits(detected, labelled, tol)
-        result[f"hits_{tol}"] = hit_counts(len(detected), len(labelled), pairs)
-
-    pairs = match_hits(detected, labelled, 6)
+    result: dict = {"clip": clip.key, "match": clip.match, "seconds": report["video"]["duration"]}
+    for tolerance in (3, 6):
+        frames = round(tolerance / 30 * fps)
+        result[f"hits_{tolerance}"] = hit_counts(
+            len(detected), len(labelled), match_hits(detected, labelled, frames)
+        )
+    anyone = match_hits([(f, "-") for f, _ in detected], [(f, "-") for f, _ in labelled], 6)
+    result["hits_any"] = hit_counts(len(detected), len(labelled), anyone)
+    pairs = match_hits(detected, labelled, round(6 / 30 * fps))
     result["types"] = [(clip.strokes[j].type, shots[i]["type"]) for i, j in pairs]
+    court = Court.from_mapping(clip.corners)
     errors = []
     for i, j in pairs:
         if shots[i]["court_xy"] is not None:
             truth = court.image_to_court(clip.strokes[j].hitter_px)
             errors.append(float(np.linalg.norm(truth - np.asarray(shots[i]["court_xy"]))))
     result["foot_errors"] = errors
-
-    predicted = np.full((len(clip.shuttle), 2), np.nan)
-    for p in track:
-        if p.xy is not None and p.frame < len(predicted):
-            predicted[p.frame] = p.xy
-    result["shuttle"] = shuttle_counts(predicted, clip.shuttle[:, 1:3])
     result["rallies"] = report["summary"]["rallies"]
+    result["revisions"] = report.get("revisions", 0)
+    if track:
+        predicted = np.full((len(clip.shuttle), 2), np.nan)
+        for p in track:
+            if p.xy is not None and p.frame < len(predicted):
+                predicted[p.frame] = p.xy
+        result["shuttle"] = shuttle_counts(predicted, clip.shuttle[:, 1:3])
     return result
 
 
-def analyse_as_stream(clip: Clip, analysis_fps: float, stream_fps: float, listener) -> dict:
-    info = probe(clip.video)
-    court = Court.from_mapping(clip.corners, (info.width, info.height))
-    with FrameAnalyzer(
-        court, (info.width, info.height), pose_fps=analysis_fps, shuttle_listener=listener
-    ) as analyzer:
-        for frame, fed in stream_frames(iter_frames(clip.video), stream_fps):
-            if fed:
-                analyzer.process(frame.image, frame.time, frame.index)
-        analyzer.finish()
-        return analyzer.report(fps=info.fps)
-
-
 def summarise(results: list[dict]) -> dict:
-    total = {tol: sum((r[f"hits_{tol}"] for r in results), Counts(0, 0, 0)) for tol in TOLERANCES}
+    def total(key: str, rows: list[dict]) -> Counts:
+        return sum((r[key] for r in rows), Counts(0, 0, 0))
+
     types = [t for r in results for t in r["types"]]
-    shuttle = sum((r["shuttle"] for r in results), Counts(0, 0, 0))
-    errors = [e for r in results for e in r["foot_errors"]]
-    seconds = sum(r["seconds"] for r in results)
-    video = sum(r["video_seconds"] for r in results)
-    return {
+    by_match: dict[str, list[dict]] = {}
+    for r in results:
+        by_match.setdefault(r["match"], []).append(r)
+    fold_f1 = [total("hits_6", rows).f1 for rows in by_match.values()]
+    summary = {
         "clips": len(results),
-        **{f"hits_{tol}": total[tol].as_dict() for tol in TOLERANCES},
+        "strokes": sum(r["hits_6"].tp + r["hits_6"].fn for r in results),
+        "hits_3": total("hits_3", results).as_dict(),
+        "hits_6": total("hits_6", results).as_dict(),
+        "hits_any_player": total("hits_any", results).as_dict(),
+        "fold_f1_6": _spread(fold_f1) if len(by_match) > 1 else None,
         "types": type_scores([t for t, _ in types], [p for _, p in types]),
-        "shuttle": shuttle.as_dict(),
-        "foot_error_m": error_stats(errors),
+        "foot_error_m": error_stats([e for r in results for e in r["foot_errors"]]),
         "rallies": {"found": sum(r["rallies"] for r in results), "labelled": len(results)},
-        "realtime_factor": round(video / seconds, 2) if seconds else None,
+        "shots_withdrawn": sum(r["revisions"] for r in results),
+    }
+    if all("shuttle" in r for r in results):
+        summary["shuttle"] = total("shuttle", results).as_dict()
+    return summary
+
+
+def _spread(values: list[float]) -> dict:
+    return {
+        "min": round(min(values), 3),
+        "median": round(float(np.median(values)), 3),
+        "max": round(max(values), 3),
     }
 
 
-def print_table(results: list[dict], overall: dict) -> None:
-    header = (
-        f"{'clip':>7} {'labels':>6} {'F1@3':>5} {'F1@6':>5} {'P@6':>5} {'R@6':>5} "
-        f"{'type':>5} {'shtP':>5} {'shtR':>5} {'footm':>5} {'rally':>5} {'xRT':>5}"
-    )
-    print(header)
-    print("-" * len(header))
-    for r in results:
-        h3, h6 = r["hits_3"], r["hits_6"]
-        acc = np.mean([t == p for t, p in r["types"]]) if r["types"] else 0.0
-        foot = np.median(r["foot_errors"]) if r["foot_errors"] else float("nan")
-        print(
-            f"{r['clip']:>7} {h6.tp + h6.fn:>6} {h3.f1:5.2f} {h6.f1:5.2f} {h6.precision:5.2f} "
-            f"{h6.recall:5.2f} {acc:5.2f} {r['shuttle'].precision:5.2f} "
-            f"{r['shuttle'].recall:5.2f} {foot:5.2f} {r['rallies']:>5} "
-            f"{r['video_seconds'] / r['seconds']:5.2f}"
-        )
-    print("-" * len(header))
-    h3, h6, t = overall["hits_3"], overall["hits_6"], overall["types"]
+HEADER = (
+    f"{'input':<24} {'F1@6':>5} {'F1@3':>5} {'any':>5} {'P@6':>5} {'R@6':>5} "
+    f"{'type':>5} {'foot m':>6} {'rallies':>7} {'folds F1@6 min/med/max':>23} {'withdrawn':>9}"
+)
+
+
+def print_row(label: str, s: dict) -> None:
+    h6, h3, anyone = s["hits_6"], s["hits_3"], s["hits_any_player"]
+    folds = s["fold_f1_6"]
+    spread = f"{folds['min']:.2f}/{folds['median']:.2f}/{folds['max']:.2f}" if folds else "-"
+    foot = s["foot_error_m"]["median"]
+    rallies = f"{s['rallies']['found']}/{s['rallies']['labelled']}"
     print(
-        f"overall: hit F1 {h3['f1']:.3f} (+-3 frames), {h6['f1']:.3f} "
-        f"(+-6: P {h6['precision']:.3f} R {h6['recall']:.3f}); "
-        f"shot type accuracy {t['accuracy']:.3f}, macro-F1 "
-        f"{t['macro_f1']:.3f} over {t['n']} matched hits"
+        f"{label:<24} {h6['f1']:5.3f} {h3['f1']:5.3f} {anyone['f1']:5.3f} {h6['precision']:5.3f} "
+        f"{h6['recall']:5.3f} {s['types']['accuracy']:5.3f} {foot if foot is not None else '-':>6} "
+        f"{rallies:>7} {spread:>23} {s['shots_withdrawn']:>9}",
+        flush=True,
     )
-    foot = overall["foot_error_m"]
-    print(
-        f"shuttle P {overall['shuttle']['precision']:.3f} R {overall['shuttle']['recall']:.3f} "
-        f"(10 px); foot error median {foot['median']} m, p90 {foot['p90']} m; rallies "
-        f"{overall['rallies']['found']}/{overall['rallies']['labelled']}; "
-        f"{overall['realtime_factor']}x real time"
-    )
-    print("\nconfusion (rows truth, columns predicted):")
-    labels = [name[:6] for name in t["labels"]]
-    print(" " * 12 + " ".join(f"{name:>6}" for name in labels))
-    for name, row in zip(t["labels"], t["confusion"]):
+
+
+def print_confusion(title: str, types: dict) -> None:
+    print(f"\nshot types, {title} (rows truth, columns predicted; {types['n']} matched hits):")
+    names = [n[:6] for n in SHOT_TYPES]
+    print(" " * 12 + " ".join(f"{n:>6}" for n in names))
+    for name, row in zip(SHOT_TYPES, types["confusion"]):
         print(f"{name:>12}" + " ".join(f"{v:>6}" for v in row))
+
+
+def run_set(
+    clips: list[Clip],
+    modes: list[Mode],
+    models_for: Callable[[Clip], TrainedModels | None],
+    progress: bool = True,
+) -> dict[str, dict]:
+    out = {}
+    for mode in modes:
+        results = []
+        for clip in clips:
+            report, track, seconds = analyse(clip, mode, models_for(clip))
+            results.append(score(clip, report, track))
+            if progress:
+                h6 = results[-1]["hits_6"]
+                print(
+                    f"  {mode.name:>6} {clip.key}: F1@6 {h6.f1:.2f} ({seconds:.0f} s)",
+                    file=sys.stderr,
+                )
+        out[mode.name] = {"summary": summarise(results), "clips": [_jsonable(r) for r in results]}
+    return out
+
+
+def _jsonable(result: dict) -> dict:
+    return {k: (v.as_dict() if isinstance(v, Counts) else v) for k, v in result.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", type=Path, default=None)
-    parser.add_argument("--clips", default="", help="comma-separated clip names (default all)")
-    parser.add_argument("--analysis-fps", type=float, default=15.0)
-    parser.add_argument(
-        "--stream-fps",
-        type=float,
-        default=None,
-        help="feed the analyzer only this many frames a second, as a live stream would",
-    )
+    parser.add_argument("--modes", default="file,high,medium", help="of: file, high, medium")
+    parser.add_argument("--matches", default="", help="comma-separated matches (default all)")
     parser.add_argument("--out", type=Path, default=Path("eval.json"))
-    parser.add_argument(
-        "--heldout",
-        action="store_true",
-        help="also retrain the learned models leaving clips out and score them on the clips "
-        "they did not see (needs scikit-learn; caches the tracks under .cache/)",
-    )
+    parser.add_argument("--no-shuttle", action="store_true", help="skip the shuttle table")
     args = parser.parse_args(argv)
     silence_native_stderr()
+    modes = [MODES[m] for m in args.modes.split(",") if m]
 
-    root = (args.data or data_dir()).resolve()
-    clips = aicup_clips(root)
-    if args.clips:
-        wanted = set(args.clips.split(","))
-        clips = [c for c in clips if c.name in wanted]
+    clips = aicup_clips()
     if not clips:
-        print(f"no labelled clips found under {root}", file=sys.stderr)
+        print("no labelled clips found; is the shared data there?", file=sys.stderr)
         return 1
-    results = []
-    for clip in clips:
-        results.append(evaluate_clip(clip, args.analysis_fps, args.stream_fps))
-        print(f"  {clip.name}: {results[-1]['hits_6'].as_dict()}", file=sys.stderr)
-    overall = summarise(results)
-    print_table(results, overall)
-    per_clip = [
-        {
-            **{k: v for k, v in r.items() if k not in ("types", "foot_errors", "shuttle")},
-            **{f"hits_{tol}": r[f"hits_{tol}"].as_dict() for tol in TOLERANCES},
-            "shuttle": r["shuttle"].as_dict(),
-            "foot_error_m": error_stats(r["foot_errors"]),
-            "types": r["types"],
-        }
-        for r in results
-    ]
-    result = {"overall": overall, "clips": per_clip}
-    if args.heldout:
-        result["heldout"] = heldout_scores(clips, args.analysis_fps)
+    models = fold_models(clips)
+    scored = clips
+    if args.matches:
+        scored = [c for c in clips if c.match in args.matches.split(",")]
+    result: dict = {}
+    print(f"\nheld out by match: {len(scored)} rallies of {len({c.match for c in scored})} matches")
+    print(HEADER)
+    result["held_out"] = run_set(scored, modes, lambda c: models[c.match])
+    for mode in modes:
+        print_row(mode.label, result["held_out"][mode.name]["summary"])
+
+    shipped = TrainedModels.shipped()
+    denmark = denmark_clips()
+    print(f"\nanother venue, shipped models: {len(denmark)} Denmark Open rallies (25 fps MPEG-4)")
+    print(HEADER)
+    result["denmark"] = run_set(denmark, modes, lambda c: shipped)
+    for mode in modes:
+        print_row(mode.label, result["denmark"][mode.name]["summary"])
+
+    for mode in modes:
+        types = result["held_out"][mode.name]["summary"]["types"]
+        print_confusion(f"held out by match, {mode.label}", types)
+    if not args.no_shuttle:
+        print("\nshuttle tracking, held out by match (10 px at 1280 wide):")
+        result["shuttle"] = shuttle_eval.source_table(shuttle_sources())
     args.out.write_text(json.dumps(result, indent=1))
     return 0
-
-
-def heldout_scores(clips: list[Clip], analysis_fps: float, folds: int = 5) -> dict:
-    """Scores of the learned parts on clips their models never saw (leave-clips-out), for
-    the file's every frame and for live streams at the rates the models are trained on.
-
-    The shipped models were trained on these clips, so the table above flatters them; these
-    numbers are the honest estimate for new footage.
-    """
-    from tools import train_hits, train_shots
-    from tools.track_cache import cache_players, cache_shuttle
-    from tools.training import TRAIN_RATES, rate_name
-
-    for clip in clips:
-        cache_players(clip, analysis_fps)
-        for rate in TRAIN_RATES:
-            cache_shuttle(clip, rate)
-    hits = train_hits.cross_validate(
-        clips, train_hits.load_data(clips, TRAIN_RATES), folds, (None,), TRAIN_RATES, TRAIN_RATES
-    )
-    types = train_shots.cross_validate(
-        clips, train_shots.load_data(clips, TRAIN_RATES), folds, TRAIN_RATES, TRAIN_RATES
-    )
-    print(f"\nheld out ({folds} folds by clip, models retrained without the scored clips):")
-    result = {}
-    for rate in TRAIN_RATES:
-        by_tolerance = hits[rate][None]
-        print(
-            f"{rate_name(rate):>7}: hit F1 {by_tolerance[3].f1:.3f} (+-3 frames), "
-            f"{by_tolerance[6].f1:.3f} (+-6: P {by_tolerance[6].precision:.3f} R "
-            f"{by_tolerance[6].recall:.3f}); shot type accuracy {types[rate]['accuracy']:.3f}, "
-            f"macro-F1 {types[rate]['macro_f1']:.3f} at the labelled hits"
-        )
-        result[rate_name(rate)] = {
-            "hits_3": by_tolerance[3].as_dict(),
-            "hits_6": by_tolerance[6].as_dict(),
-            "types_at_labelled_hits": types[rate],
-        }
-    return result
 
 
 if __name__ == "__main__":
