@@ -34,14 +34,18 @@ class ClipTrack(MediaStreamTrack):
 
     kind = "video"
 
-    def __init__(self, path: Path, fps: float) -> None:
+    def __init__(self, path: Path, fps: float, go: asyncio.Event | None = None) -> None:
+        """`go`: the first frame waits for it (the phone starts once the server is ready)."""
         super().__init__()
+        self._go = go
         self._frames: Iterator[DecodedFrame] = (
             frame for frame, fed in stream_frames(iter_frames(path), fps) if fed
         )
         self._started: float | None = None
 
     async def recv(self) -> VideoFrame:
+        if self._go is not None:
+            await self._go.wait()
         decoded = await asyncio.to_thread(next, self._frames, None)
         if decoded is None:
             self.stop()
@@ -78,9 +82,13 @@ async def _stream(
     analysis = LiveAnalysis(
         court, (info.width, info.height), publish, pose_fps=pose_fps, name=path.stem, models=models
     )
-    track = ClipTrack(path, fps)
+    go = asyncio.Event()
+    track = ClipTrack(path, fps, go)
     track.on("ended", done.set)
     analysis.start(track)
+    # A live session loads its analyzer when it starts, before the phone sends a frame.
+    await analysis.ready()
+    go.set()
     await done.wait()
     # Let the analysis take the last frame before ending it, as a phone's last frame is.
     await asyncio.sleep(0.5)

@@ -9,7 +9,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,6 +106,7 @@ class LiveAnalysis:
         self._latest: tuple[VideoFrame, float] | None = None
         self._new_frame = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._warming: Future[FrameAnalyzer] | None = None
         self._first_time: float | None = None
         self._last_time = -1.0
         self._shape_error_sent = False
@@ -121,12 +122,17 @@ class LiveAnalysis:
         return round(self._last_time, 3) if self._last_time >= 0 else None
 
     def start(self, track: MediaStreamTrack) -> None:
-        # MediaPipe takes a second or two to load: done now, not on the first frame.
-        self._executor.submit(self._create_analyzer)
+        # The pose model takes a second or two to load: done now, not on the first frame.
+        self._warming = self._executor.submit(self._create_analyzer)
         self._tasks = [
             asyncio.create_task(self._read(track), name=f"read-{self.name}"),
             asyncio.create_task(self._work(), name=f"analyse-{self.name}"),
         ]
+
+    async def ready(self) -> None:
+        """Returns once the analyzer is loaded (after `start`)."""
+        if self._warming is not None:
+            await asyncio.wrap_future(self._warming)
 
     async def finish(self) -> tuple[Messages, dict[str, Any] | None]:
         """Stops reading, finishes the analysis; the final messages and the report (None when
@@ -152,6 +158,9 @@ class LiveAnalysis:
             except MediaStreamError:
                 return
             self.received.add()
+            if self._first_time is None:
+                # Stream time counts from the first frame received, analysed or not.
+                self._first_time = float(frame.time or 0.0)
             if self._latest is not None:
                 self.dropped += 1  # the worker was busy: the newer frame wins
             self._latest = (frame, time.monotonic())
@@ -198,10 +207,8 @@ class LiveAnalysis:
     # -- in the worker thread ------------------------------------------------------------
 
     def _analyse(self, frame: VideoFrame) -> Messages | None:
-        timestamp = float(frame.time or 0.0)
-        if self._first_time is None:
-            self._first_time = timestamp
-        t = timestamp - self._first_time
+        assert self._first_time is not None
+        t = float(frame.time or 0.0) - self._first_time
         if t < self._last_time + self.min_interval - 1e-3:
             return None  # faster than the analysis rate asks for
         self._last_time = t
