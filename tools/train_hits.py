@@ -14,7 +14,9 @@ nested: for each match, the models and the picking are chosen on the other match
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import pickle
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -27,6 +29,7 @@ from analysis.hit_sequence import Candidate, PickerParams, choose_hits, find_can
 from analysis.hits import net_row
 from analysis.model import BoostedTrees
 from analysis.pose import Pose
+from tools.cache import CACHE_ROOT, code_digest, key_of, library_versions
 from tools.dataset import Clip
 from tools.export_model import export_boosted
 from tools.scoring import Counts, hit_counts, match_hits
@@ -249,12 +252,35 @@ def export_both(models) -> tuple[BoostedTrees, BoostedTrees]:
     )
 
 
+def _digest(samples: HitSamples) -> str:
+    digest = hashlib.sha256()
+    for array in (samples.x, samples.y, samples.times, samples.frames):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
 def nested_scores(
     clips: list[Clip], data: Data, rates: tuple[Rate, ...] = TRAIN_RATES, workers: int = 2
 ) -> list[FoldResult]:
-    """For each match: models and picking chosen on the other matches, scored on it."""
+    """For each match: models and picking chosen on the other matches, scored on it.
+
+    Cached: the result depends only on the clips' tracks (themselves keyed by content and
+    code) and this module's code.
+    """
+    key = key_of(
+        [(c.key, r, _digest(data[c.key, r]), repr(c.strokes)) for c in clips for r in rates],
+        code_digest(["tools.train_hits", "analysis.hit_sequence", "tools.export_model"]),
+        library_versions(("scikit-learn", "numpy")),
+    )
+    path = CACHE_ROOT / "nested" / f"hits_{key}.pickle"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
     jobs = [(m, train, test, data, rates) for m, train, test in match_folds(clips)]
     if workers <= 1:
-        return [_outer_fold(job) for job in jobs]
-    with ProcessPoolExecutor(workers) as pool:
-        return list(pool.map(_outer_fold, jobs))
+        results = [_outer_fold(job) for job in jobs]
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(pool.map(_outer_fold, jobs))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(results))
+    return results
