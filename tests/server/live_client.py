@@ -112,5 +112,15 @@ class LiveClient:
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["type"] == kind]
 
+    def shots(self) -> list[dict[str, Any]]:
+        """The shots as a page shows them: every revision received applied, in time order."""
+        shots: dict[int, dict[str, Any]] = {}
+        for m in self.messages:
+            if m["type"] in ("shot_detected", "shot_updated"):
+                shots[m["shot_id"]] = m
+            elif m["type"] == "shot_removed":
+                shots.pop(m["shot_id"], None)
+        return sorted(shots.values(), key=lambda m: m["timestamp"])
+
     async def close(self) -> None:
         await self.pc.close()

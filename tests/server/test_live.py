@@ -67,7 +67,7 @@ async def test_publisher_gets_its_shots_live_and_the_report(client, alice, clip)
     report = await ended.json()
     await asyncio.sleep(0.2)
 
-    shots = publisher.of_type("shot_detected")
+    shots = publisher.shots()
     labelled = [s.frame / 30.0 for s in clip.strokes]
     # Live analysis skips frames when the machine is busy (newest frame first), so how many
     # shots it catches depends on the load; most of them, at the right moments, must come.
@@ -81,12 +81,13 @@ async def test_publisher_gets_its_shots_live_and_the_report(client, alice, clip)
 
     # The viewer saw the video and the same results.
     assert viewer.video_frames > FPS and second_viewer.video_frames > FPS
-    assert second_viewer.of_type("shot_detected") == viewer.of_type("shot_detected")
-    assert [m["timestamp"] for m in viewer.of_type("shot_detected")] == [
-        m["timestamp"] for m in shots
-    ]
+    assert second_viewer.shots() == viewer.shots()
+    assert [m["timestamp"] for m in viewer.shots()] == [m["timestamp"] for m in shots]
 
+    # The report is what the messages leave once every revision is applied.
     assert report["summary"]["total_shots"] == len(shots)
+    assert [s["shot_id"] for s in report["shots"]] == [s["shot_id"] for s in shots]
+    assert [s["type"] for s in report["shots"]] == [s["shot"] for s in shots]
     assert set(report) >= {"video", "court", "shots", "rallies", "players", "summary", "heatmaps"}
     final = await (await alice.call("GET", f"/api/v1/stream/{session_id}/status")).json()
     assert final["status"] == "ended" and final["live"] is None
