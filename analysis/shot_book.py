@@ -35,6 +35,7 @@ class ShotBook:
         self._classify = classify
         self._rallies = rallies
         self._entries: list[_Entry] = []  # time order; final ones first
+        self._settled = 0  # entries before this index are final
         self._next_id = 1
         self._removed = 0
 
@@ -71,14 +72,14 @@ class ShotBook:
     def rally_ended(self, ended: RallyEnded) -> list[Event]:
         """The rally's last shot has no next hit: it is final as it stands."""
         events = self._retype()
-        for entry in self._entries:
+        for entry in self._entries[self._settled :]:
             if entry.shot.rally_id == ended.rally_id:
                 entry.final = True
         return events
 
     def finish(self) -> list[Event]:
         events = self._retype()
-        for entry in self._entries:
+        for entry in self._entries[self._settled :]:
             entry.committed = entry.final = True
         return events
 
@@ -115,8 +116,9 @@ class ShotBook:
         new shots and of changed ones."""
         events: list[Event] = []
         entries = self._entries
-        first = next((k for k, e in enumerate(entries) if not e.final), len(entries))
-        for k in range(first, len(entries)):
+        while self._settled < len(entries) and entries[self._settled].final:
+            self._settled += 1
+        for k in range(self._settled, len(entries)):
             entry = entries[k]
             rally_id = self._rallies.rally_of(entry.hit.frame) or entry.shot.rally_id
             index = 0  # shots of the same rally before this one

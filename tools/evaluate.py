@@ -122,7 +122,7 @@ def analyse(clip: Clip, mode: Mode, models: TrainedModels | None) -> tuple[dict,
 
 
 def score(clip: Clip, report: dict, track: list[ShuttlePoint]) -> dict:
-    fps = report["video"]["fps"] or 30.0
+    fps = probe(clip.video).fps  # of the file: a live report's is the rate analysed
     shots = report["shots"]
     detected = [(s["frame"], s["player"]) for s in shots]
     labelled = [(k.frame, k.player) for k in clip.strokes]
