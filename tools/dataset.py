@@ -175,27 +175,22 @@ def aicup_val_clips(root: Path | None = None) -> list[Clip]:
 
 def allengland_clips(root: Path | None = None) -> list[Clip]:
     folder = (root or data_dir()) / "tracknet_allengland"
-    return [
-        Clip(
-            label_files=(labels,),
-            name=labels.name.removesuffix("_ball.csv"),
-            source="allengland",
-            match="allengland-tai-yamaguchi",
-            video=labels.with_name(labels.name.replace("_ball.csv", ".mp4")),
-            shuttle=read_pixel_shuttle(labels),
-        )
-        for labels in sorted(folder.glob("*_ball.csv"))
-    ]
+    return _tracknet_clips(folder, "allengland", "allengland-tai-yamaguchi")
 
 
 def amateur_clips(root: Path | None = None) -> list[Clip]:
     folder = (root or data_dir()) / "amateur_highspeed"
+    return _tracknet_clips(folder, "amateur", "amateur-hall")
+
+
+def _tracknet_clips(folder: Path, source: str, match: str) -> list[Clip]:
+    """Videos beside TrackNet-style `NAME_ball.csv` labels, all of one match."""
     return [
         Clip(
             label_files=(labels,),
             name=labels.name.removesuffix("_ball.csv"),
-            source="amateur",
-            match="amateur-hall",
+            source=source,
+            match=match,
             video=labels.with_name(labels.name.replace("_ball.csv", ".mp4")),
             shuttle=read_pixel_shuttle(labels),
         )
