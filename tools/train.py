@@ -20,6 +20,7 @@ import json
 import subprocess
 import sys
 import time
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -91,11 +92,17 @@ def provenance(features: tuple[str, ...], held_out: dict) -> dict:
         "data_sha256": data_digest(),
         "data_files": len(training_files()),
         "code_sha256": training_code_digest(),
-        "commit": _commit(),
+        "commit": _commit_at_start(),
         "libraries": library_versions((*TRAINING_LIBRARIES, "opencv-contrib-python", "av")),
         "features": list(features),
         "held_out": held_out,
     }
+
+
+@cache
+def _commit_at_start() -> str:
+    """The commit trained from, read before any model file is rewritten."""
+    return _commit()
 
 
 def _commit() -> str:
@@ -212,6 +219,7 @@ def train_shot_models() -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.parse_args(argv)
+    _commit_at_start()
     train_shuttle()
     train_hit_models()
     train_shot_models()
