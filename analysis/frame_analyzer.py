@@ -192,11 +192,6 @@ class FrameAnalyzer:
         """The shots as they stand now (every revision so far applied)."""
         return self._book.shots
 
-    @property
-    def removed_shots(self) -> int:
-        """How many announced shots later evidence took back."""
-        return self._book.revisions
-
     def player_positions(self, side: str) -> list[list[float]]:
         return self._movement[side].positions
 

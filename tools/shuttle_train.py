@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits
 
 from analysis.shuttle_detect import (
     FEATURE_NAMES,
@@ -143,7 +144,10 @@ def fit(
         g_b1 = d_hid.sum(axis=0)
         return value, np.concatenate([g_w1.ravel(), g_b1, g_w2, [g_b2]])
 
-    theta = minimize(loss, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 1500}).x
+    # One BLAS thread: with more, sums are split differently from machine to machine, and the
+    # fit (so every track, and every model after it) would differ in the last bits.
+    with threadpool_limits(limits=1):
+        theta = minimize(loss, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 1500}).x
     w1, b1, w2, b2 = unpack(theta)
     return CandidateScorer(mean, scale, w1, b1, w2, float(b2))
 
