@@ -183,6 +183,12 @@ class HitDetector:
             if obs.pose is not None and abs(obs.time - time) <= window
         ]
 
+    def positions(self, side: str) -> tuple[np.ndarray, np.ndarray]:
+        """Times (N,) and court metres (N, 2) of a player's kept observations."""
+        history = self._players[side]
+        times = np.array([obs.time for obs in history], dtype=np.float64)
+        return times, np.array([obs.court_xy for obs in history], dtype=np.float64).reshape(-1, 2)
+
     def _player_at(self, side: str, time: float) -> PlayerObservation | None:
         """The player's latest observation at or before `time` (within a quarter second)."""
         for obs in reversed(self._players[side]):

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis.hits import Hit, HitDetector
-from analysis.shot_features import POSE_WINDOW_S, Flight, HitContext, shot_features
+from analysis.shot_features import (
+    POSE_WINDOW_S,
+    Flight,
+    HitContext,
+    moved_before,
+    shot_features,
+)
 from analysis.trained import TrainedModels
 
 
@@ -34,6 +40,7 @@ def context_of(hit: Hit, hits: HitDetector) -> HitContext:
         court_xy=obs.court_xy if obs is not None else None,
         poses=tuple(hits.poses_near(hit.player, hit.time, POSE_WINDOW_S)),
         moment=hit.features,
+        moved_before=moved_before(*hits.positions(hit.player), hit.time),
     )
 
 

@@ -19,7 +19,13 @@ from analysis.court import Court
 from analysis.hit_features import moment_features
 from analysis.hits import net_row
 from analysis.pose import Pose
-from analysis.shot_features import POSE_WINDOW_S, Flight, HitContext, shot_features
+from analysis.shot_features import (
+    POSE_WINDOW_S,
+    Flight,
+    HitContext,
+    moved_before,
+    shot_features,
+)
 from tools.dataset import Clip
 from tools.scoring import type_scores
 from tools.track_cache import load
@@ -56,7 +62,9 @@ def context_at(track: dict, fed: np.ndarray, k: int, player: str, net_y: float) 
     fed_times, xy = times[fed], track["shuttle"][fed]
     height = float(track["size"][1])
     moment = moment_features(fed_times, xy, k, height, shapes_at(track, frame), net_y)
-    return HitContext(float(times[frame]), player, court_xy, tuple(poses), moment)
+    before = np.flatnonzero(track["posed"][: frame + 1])
+    moved = moved_before(times[before], track[f"{player}_court_xy"][before], float(times[frame]))
+    return HitContext(float(times[frame]), player, court_xy, tuple(poses), moment, moved)
 
 
 def clip_samples(clip: Clip, rate: Rate = None) -> ShotSamples:
