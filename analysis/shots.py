@@ -4,7 +4,8 @@ A shot is typed as soon as its hit is found, from the hit alone (analysis/models
 shots_open.json), and typed again once the next hit or the end of the rally is known
 (analysis/models/shots.json), because where the shuttle went is what tells most types apart.
 Both are small boosted-tree models trained by tools/train_shots.py that map the features of
-`shot_features` to the 9 types.
+`shot_features` to the 9 types. On top of them holds the rule of the game that a rally's first
+hit, struck from a standstill, is a serve and no other hit is.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from analysis.hits import Hit, HitDetector
 from analysis.shot_features import (
+    FEATURE_NAMES,
     POSE_WINDOW_S,
     Flight,
     HitContext,
@@ -22,6 +24,9 @@ from analysis.shot_features import (
     shot_features,
 )
 from analysis.trained import TrainedModels
+
+SERVES = frozenset({"short_serve", "long_serve"})
+_SERVE = FEATURE_NAMES.index("serve")
 
 
 @dataclass(frozen=True)
@@ -72,5 +77,14 @@ class ShotClassifier:
         )
         model = self._settled if next_hit is not None or rally_over else self._first
         proba = model.predict_proba(features[None, :])[0]
-        best = int(np.argmax(proba))
-        return ShotType(model.classes[best], float(proba[best]))
+        return serve_rule(proba, model.classes, serve=features[_SERVE] == 1.0)
+
+
+def serve_rule(proba: np.ndarray, classes: tuple[str, ...], serve: bool) -> ShotType:
+    """The most probable type among those the hit may be (a serve or not), with its
+    probability as the confidence."""
+    allowed = np.array([(c in SERVES) == serve for c in classes])
+    if not allowed.any():
+        allowed[:] = True
+    best = int(np.argmax(np.where(allowed, proba, -1.0)))
+    return ShotType(classes[best], float(proba[best]))

@@ -1,4 +1,4 @@
-"""Shot features: the serve is the rally's first hit, struck from a standstill."""
+"""The serve: the rally's first hit, struck from a standstill, and no other hit."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from analysis.shot_features import (
     moved_before,
     shot_features,
 )
+from analysis.shots import serve_rule
 from tools import track_cache
 from tools.dataset import aicup_clips
 
@@ -56,6 +57,18 @@ def test_moved_before_is_unknown_without_the_player_at_both_ends():
 def test_a_first_hit_after_running_is_not_a_serve(index, moved, serve):
     features = shot_features(_hit(moved), None, None, index, rally_over=False)
     assert features[SERVE] == serve
+
+
+CLASSES = ("clear", "lift", "long_serve", "net_shot", "short_serve")
+
+
+def test_only_a_serve_is_typed_as_a_serve():
+    proba = np.array([0.1, 0.25, 0.4, 0.2, 0.05])
+    assert serve_rule(proba, CLASSES, serve=False).type == "lift"
+    assert serve_rule(proba, CLASSES, serve=False).confidence == pytest.approx(0.25)
+    assert serve_rule(proba, CLASSES, serve=True).type == "long_serve"
+    returned = np.array([0.1, 0.6, 0.1, 0.1, 0.1])
+    assert serve_rule(returned, CLASSES, serve=True).type in {"long_serve", "short_serve"}
 
 
 @pytest.mark.slow
