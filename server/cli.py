@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import os
 import sys
@@ -114,11 +115,38 @@ def create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+class CommandParser(argparse.ArgumentParser):
+    """A command's parser that names a mistyped option before anything else: argparse on its
+    own reports the missing required options first, which sends the user after the wrong
+    mistake."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._subparsers is not None:
+            return super().parse_known_args(args, namespace)  # its commands check their own
+        for arg in sys.argv[1:] if args is None else args:
+            if arg == "--":
+                break
+            if arg.startswith("--") and not self._knows(arg.split("=", 1)[0]):
+                self.error(f"unknown option {arg.split('=', 1)[0]}{self._suggestion(arg)}")
+        return super().parse_known_args(args, namespace)
+
+    def _options(self) -> list[str]:
+        return [s for action in self._actions for s in action.option_strings]
+
+    def _knows(self, option: str) -> bool:
+        # A unique prefix of an option is that option (argparse's abbreviations).
+        return any(known.startswith(option) for known in self._options())
+
+    def _suggestion(self, arg: str) -> str:
+        close = difflib.get_close_matches(arg.split("=", 1)[0], self._options(), n=1)
+        return f" (did you mean {close[0]}?)" if close else ""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="badminton", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
 
-    p = commands.add_parser("analyze", help="analyse a recorded match")
+    p = commands.add_parser("analyze", aliases=["analyse"], help="analyse a recorded match")
     p.add_argument("video", help="video file (H.264, HEVC, MPEG-4...)")
     p.add_argument(
         "--court",
@@ -151,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "analyze":
+    if args.handler is analyze:
         silence_native_stderr()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

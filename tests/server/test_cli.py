@@ -89,3 +89,26 @@ def _write(path: Path, data: bytes) -> Path:
 def _truncated(directory: Path) -> Path:
     source = aicup_clips()[0].video.read_bytes()
     return _write(directory / "cut.mp4", source[: len(source) // 2])
+
+
+def test_a_mistyped_option_is_named(clip, tmp_path):
+    court = corners_arg(clip.corners)
+    result = run_cli("analyze", str(clip.video), "--cort", court, "--out", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert "unknown option --cort (did you mean --court?)" in result.stderr
+    assert "required" not in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_analyse_is_analyze(clip, tmp_path):
+    """Spelt as the pages spell it; a missing file is enough to reach the command."""
+    result = run_cli(
+        "analyse",
+        str(tmp_path / "gone.mp4"),
+        "--court",
+        corners_arg(clip.corners),
+        "--out",
+        str(tmp_path / "o"),
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "badminton: error: gone.mp4: file not found"
