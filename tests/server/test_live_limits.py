@@ -5,7 +5,10 @@ when to ask again, and viewer links have caps on viewers and on their number."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import replace
+
+import pytest
 
 from server.app import create_app
 from tests.server.conftest import SignedIn, sign_up
@@ -188,9 +191,14 @@ async def test_viewers_per_link_are_capped(aiohttp_client, settings, clip):
         await peer.close()
 
 
-async def test_viewer_links_per_session_are_capped(aiohttp_client, settings, clip):
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+async def test_viewer_links_per_session_are_capped(
+    aiohttp_client, settings, clip, database, request
+):
+    if database == "postgres":
+        settings = replace(settings, database_url=request.getfixturevalue("postgres_url"))
     client = await aiohttp_client(create_app(replace(settings, max_viewer_links=2)))
-    alice = await sign_up(client, "alice@example.com")
+    alice = await sign_up(client, f"links-{uuid.uuid4().hex[:8]}@example.com")
     session_id = await create_session(alice, clip, quality="low")
     path = f"/api/v1/stream/{session_id}/viewers"
     links = [await (await alice.call("POST", path, json={})).json() for _ in range(2)]
