@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MB = 1024 * 1024
+# TURN credentials live long enough to set up a relay, and never long past a match.
+MIN_TURN_TTL_S = 60
+MAX_TURN_TTL_S = 6 * 3600
 
 
 class ConfigError(ValueError):
@@ -47,15 +50,33 @@ class Settings:
     analysis_fps: float = 15.0
     job_workers: int = 1
     job_retries: int = 3
-    # Live streams: poses per second and player (at most the stream's own rate), and how long
-    # a publisher that dropped off may take to reconnect before its session ends.
+    # Live streams: poses per second and player (at most the stream's own rate).
     live_pose_fps: float = 10.0
     # Poses per second the machine spends on all live sessions together (~0.6 of a core here).
     live_pose_budget: float = 40.0
     # Live sessions at once (0: two per CPU core). Past what the CPU can analyse, frames would
     # wait in the decoders and every stream would lag, so more are refused.
     max_live_sessions: int = 0
+    # Live sessions one account may have at once, so that one user cannot take every slot.
+    max_live_sessions_per_user: int = 2
+    # How long a started session waits for its phone to connect (or reconnect) before it ends.
     publisher_grace_s: float = 30.0
+    # TURN credentials' lifetime; a viewer link's are never longer than what is left of the link.
+    turn_ttl_s: int = 3 * 3600
+    # Viewers watching through one link at once, and usable links per session.
+    max_viewers_per_link: int = 10
+    max_viewer_links: int = 20
+
+    def __post_init__(self) -> None:
+        for name in ("max_live_sessions_per_user", "max_viewers_per_link", "max_viewer_links"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.upper()} must be at least 1")
+        if self.max_live_sessions < 0:
+            raise ConfigError("MAX_LIVE_SESSIONS must be 0 (automatic) or more")
+        if not self.publisher_grace_s > 0:
+            raise ConfigError("PUBLISHER_GRACE_S must be more than 0")
+        if not MIN_TURN_TTL_S <= self.turn_ttl_s <= MAX_TURN_TTL_S:
+            raise ConfigError(f"TURN_TTL_S must be between {MIN_TURN_TTL_S} and {MAX_TURN_TTL_S}")
 
     @property
     def database(self) -> str:
@@ -114,7 +135,13 @@ class Settings:
                 live_pose_fps=float(env.get("LIVE_POSE_FPS", cls.live_pose_fps)),
                 live_pose_budget=float(env.get("LIVE_POSE_BUDGET", cls.live_pose_budget)),
                 max_live_sessions=int(env.get("MAX_LIVE_SESSIONS", cls.max_live_sessions)),
+                max_live_sessions_per_user=int(
+                    env.get("MAX_LIVE_SESSIONS_PER_USER", cls.max_live_sessions_per_user)
+                ),
                 publisher_grace_s=float(env.get("PUBLISHER_GRACE_S", cls.publisher_grace_s)),
+                turn_ttl_s=int(env.get("TURN_TTL_S", cls.turn_ttl_s)),
+                max_viewers_per_link=int(env.get("MAX_VIEWERS_PER_LINK", cls.max_viewers_per_link)),
+                max_viewer_links=int(env.get("MAX_VIEWER_LINKS", cls.max_viewer_links)),
             )
         except ValueError as exc:
             raise ConfigError(f"bad setting: {exc}") from exc

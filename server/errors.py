@@ -10,10 +10,17 @@ class ApiError(Exception):
 
     status = 400
 
-    def __init__(self, message: str, detail: Any = None, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        detail: Any = None,
+        status: int | None = None,
+        retry_after_s: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail
+        self.retry_after_s = retry_after_s  # sent as Retry-After
         if status is not None:
             self.status = status
 

@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import secrets
 import tempfile
 import time
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
 from analysis.court import Court, CourtError
 from analysis.video_analyzer import write_outputs
@@ -24,6 +26,7 @@ from server.live.ice import server_configuration
 from server.live.session import LiveSession, OfferError
 from server.live.viewer_tokens import (
     InvalidViewerToken,
+    ViewerGrant,
     read_viewer_token,
     sign_viewer_token,
     verify_viewer_token,
@@ -58,7 +61,9 @@ class Streams:
         self.settings = settings
         self.key = settings.signing_key()
         self.live: dict[str, LiveSession] = {}
+        self._live_owner: dict[str, str] = {}  # live session -> its owner's user id
         self._ending: dict[str, asyncio.Task[dict[str, Any] | None]] = {}
+        self._link_lock = asyncio.Lock()  # counting links and adding one is one step
 
     # -- sessions ------------------------------------------------------------------------
 
@@ -122,12 +127,6 @@ class Streams:
             raise BadRequest("set up the court first (POST .../setup-court)")
         if session.status == StreamStatus.STREAMING and session.id in self.live:
             return session
-        limit = self.settings.live_session_limit
-        if len(self.live) >= limit:
-            raise ApiError(
-                f"the server is analysing {limit} live streams, its most: try again later",
-                status=503,
-            )
         self._open_live(session)
         return await self._update(
             session_id,
@@ -135,21 +134,51 @@ class Streams:
             started_at=session.started_at or utcnow(),
         )
 
+    def _check_capacity(self, owner_id: str) -> None:
+        """Refuses a new live session past the owner's limit or the server's."""
+        mine = [sid for sid, owner in self._live_owner.items() if owner == owner_id]
+        per_user = self.settings.max_live_sessions_per_user
+        if len(mine) >= per_user:
+            raise Conflict(
+                f"you have {len(mine)} live sessions, the most one account may have at once: "
+                "end one first",
+                detail={"live_sessions": mine},
+            )
+        limit = self.settings.live_session_limit
+        if len(self.live) >= limit:
+            wait = self._retry_after_s()
+            raise ApiError(
+                f"the server is analysing {limit} live streams, its most: try again in {wait} s",
+                detail={"retry_after_s": wait},
+                status=503,
+                retry_after_s=wait,
+            )
+
+    def _retry_after_s(self) -> int:
+        """When a live slot frees for sure: the soonest a session still waiting for its phone
+        ends. Without one, nobody knows; a grace time is a fair interval to ask again."""
+        waits = [w for live in self.live.values() if (w := live.grace_left()) is not None]
+        return max(1, math.ceil(min(waits, default=self.settings.publisher_grace_s)))
+
     def _open_live(self, session: StreamSession) -> LiveSession:
+        """Opens the live part of a session, within the limits (no await from check to
+        claim, so concurrent starts cannot both take the last slot)."""
         assert session.court is not None and session.frame_size is not None
+        self._check_capacity(session.owner_id)
         fps = QUALITY_PRESETS[session.quality]["fps"]
         size = (session.frame_size[0], session.frame_size[1])
         live = LiveSession(
             session.id,
             Court.from_mapping(session.court, size),
             size,
-            server_configuration(self.settings),
+            partial(server_configuration, self.settings),
             pose_fps=self._pose_fps(fps, len(self.live) + 1),
             stream_fps=fps,
             publisher_grace_s=self.settings.publisher_grace_s,
             on_abandoned=self._abandoned,
         )
         self.live[session.id] = live
+        self._live_owner[session.id] = session.owner_id
         self._share_poses()
         return live
 
@@ -187,11 +216,12 @@ class Streams:
             return {"report": None, "reason": session.error or "no video was analysed"}
         return json.loads(await self.storage.get_bytes(session.report_key))
 
-    async def _end(self, session_id: str) -> dict[str, Any] | None:
-        """Ends a session once, even when its owner and a timeout ask at the same time."""
+    async def _end(self, session_id: str, reason: str | None = None) -> dict[str, Any] | None:
+        """Ends a session once, even when its owner and a timeout ask at the same time.
+        `reason` is kept as the session's error when it ends without a report."""
         task = self._ending.get(session_id)
         if task is None:
-            task = asyncio.create_task(self._finish(session_id), name=f"end-{session_id}")
+            task = asyncio.create_task(self._finish(session_id, reason), name=f"end-{session_id}")
             self._ending[session_id] = task
         try:
             return await asyncio.shield(task)
@@ -199,8 +229,9 @@ class Streams:
             if task.done():
                 self._ending.pop(session_id, None)
 
-    async def _finish(self, session_id: str) -> dict[str, Any] | None:
+    async def _finish(self, session_id: str, reason: str | None = None) -> dict[str, Any] | None:
         live = self.live.pop(session_id, None)
+        self._live_owner.pop(session_id, None)
         self._share_poses()
         report, recording = (None, None) if live is None else await live.close()
         async with self.db.session() as db:
@@ -216,12 +247,15 @@ class Streams:
             fields["recording_path"] = fields["recording_key"] = None
         if report is not None:
             fields.update(await self._store_report(session, report))
+        elif reason is not None:
+            fields["error"] = reason
         await self._update(session_id, **fields)
         log.info("stream %s: ended (%s shots)", session_id, fields.get("total_shots", 0))
         return report
 
     async def _abandoned(self, live: LiveSession) -> None:
-        await self._end(live.id)
+        grace = f"{self.settings.publisher_grace_s:g}"
+        await self._end(live.id, reason=f"no video arrived within {grace} s")
 
     async def _store_report(self, session: StreamSession, report: dict[str, Any]) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix=f"stream-{session.id}-") as tmp:
@@ -298,8 +332,24 @@ class Streams:
         ttl = body.get("ttl_s", VIEWER_TTL_S)
         if not isinstance(ttl, int) or not 60 <= ttl <= MAX_VIEWER_TTL_S:
             raise BadRequest(f"ttl_s must be between 60 and {MAX_VIEWER_TTL_S} seconds")
-        link = ViewerLink(session_id=session_id, expires_at=utcnow() + timedelta(seconds=ttl))
-        async with self.db.session() as db:
+        async with self._link_lock, self.db.session() as db:
+            now = utcnow()
+            usable_links = (
+                select(func.count())
+                .select_from(ViewerLink)
+                .where(
+                    ViewerLink.session_id == session_id,
+                    col(ViewerLink.revoked_at).is_(None),
+                    col(ViewerLink.expires_at) > now,
+                )
+            )
+            usable = (await db.exec(usable_links)).one()
+            cap = self.settings.max_viewer_links
+            if usable >= cap:
+                raise Conflict(
+                    f"this session has {usable} viewer links, its most: revoke one first"
+                )
+            link = ViewerLink(session_id=session_id, expires_at=now + timedelta(seconds=ttl))
             db.add(link)
             await db.commit()
         expires = int(link.expires_at.timestamp())
@@ -318,7 +368,7 @@ class Streams:
         if live is not None:
             await live.disconnect_viewers(link_id)
 
-    async def viewer_session(self, token: str) -> StreamSession:
+    async def viewer_session(self, token: str) -> tuple[StreamSession, ViewerGrant]:
         """The session a viewer token grants, after checking signature, expiry, revocation."""
         try:
             link_id, _, _ = read_viewer_token(token)
@@ -330,22 +380,29 @@ class Streams:
         if link is None or session is None:
             raise Forbidden("invalid viewer link")
         try:
-            verify_viewer_token(self.key, token, session.id)
+            grant = verify_viewer_token(self.key, token, session.id)
         except InvalidViewerToken as exc:
             raise Forbidden(str(exc)) from exc
         if link.revoked_at is not None:
             raise Forbidden("this viewer link was revoked")
-        return session
+        return session, grant
 
     async def viewer_offer(self, token: str, body: dict[str, Any]):
-        session = await self.viewer_session(token)
-        link_id = read_viewer_token(token)[0]
+        session, grant = await self.viewer_session(token)
         live = self.live.get(session.id)
         if session.status != StreamStatus.STREAMING or live is None:
             raise Conflict(f"the stream is not live (status {session.status})")
         sdp, kind = parse_description(body)
+        # No await from this count to the viewer being added, so the cap holds.
+        cap = self.settings.max_viewers_per_link
+        if live.viewers_of(grant.link_id) >= cap:
+            raise ApiError(
+                f"this viewer link is open on {cap} screens, its most: close one, "
+                "or ask for another link",
+                status=429,
+            )
         try:
-            return await live.viewer_offer(sdp, kind, link_id)
+            return await live.viewer_offer(sdp, kind, grant.link_id)
         except OfferError as exc:
             raise BadRequest(str(exc)) from exc
 

@@ -131,6 +131,7 @@ class ServerProcess:
             "HOST": "127.0.0.1",
             # Past the server's own limit on purpose: the benchmark shows what overload does.
             "MAX_LIVE_SESSIONS": "64",
+            "MAX_LIVE_SESSIONS_PER_USER": "64",  # one account streams from every phone
             # The embedded database and storage, and no STUN/TURN: loopback only.
             **dict.fromkeys(
                 ("DATABASE_URL", "S3_BUCKET", "REDIS_URL", "STUN_URLS", "TURN_URLS"), ""

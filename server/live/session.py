@@ -38,7 +38,7 @@ class LiveSession:
         session_id: str,
         court: Court,
         frame_size: tuple[int, int],
-        ice: RTCConfiguration,
+        ice: Callable[[], RTCConfiguration],
         *,
         pose_fps: float,
         stream_fps: float = 30.0,
@@ -47,7 +47,7 @@ class LiveSession:
         on_abandoned: Callable[[LiveSession], Awaitable[None]] | None = None,
     ) -> None:
         self.id = session_id
-        self.ice = ice
+        self.ice = ice  # fresh for each connection: TURN credentials expire
         self.stream_fps = stream_fps
         self.publisher_grace_s = publisher_grace_s
         self.on_abandoned = on_abandoned
@@ -68,8 +68,12 @@ class LiveSession:
         self._viewers: dict[RTCPeerConnection, str] = {}  # connection -> its viewer link
         self._grace: asyncio.TimerHandle | None = None
         self._abandon_task: asyncio.Task[None] | None = None
+        self._viewer_closing: set[asyncio.Task[None]] = set()
         self._closed = False
         self._status_task = asyncio.create_task(self._send_status(), name=f"status-{session_id}")
+        # A session whose phone never connects would hold its slot for good: the grace time
+        # runs from the start until a publisher is connected.
+        self._start_grace()
 
     # -- signalling ------------------------------------------------------------------------
 
@@ -77,9 +81,8 @@ class LiveSession:
         """Answers the phone's offer. A new offer replaces the previous connection (the phone
         reconnecting after a network drop); the analysis carries on."""
         self._check_open()
-        pc = RTCPeerConnection(self.ice)
+        pc = RTCPeerConnection(self.ice())
         previous, self._publisher = self._publisher, pc
-        self._cancel_grace()
 
         @pc.on("track")
         def on_track(track) -> None:
@@ -93,7 +96,11 @@ class LiveSession:
         @pc.on("connectionstatechange")
         async def on_state() -> None:
             log.info("stream %s: publisher connection %s", self.id, pc.connectionState)
-            if pc.connectionState in ("failed", "closed") and pc is self._publisher:
+            if pc is not self._publisher:
+                return
+            if pc.connectionState == "connected":
+                self._cancel_grace()
+            elif pc.connectionState in ("failed", "closed"):
                 self._start_grace()
 
         try:
@@ -102,6 +109,8 @@ class LiveSession:
             self._publisher = previous
             await pc.close()
             raise
+        if pc.connectionState != "connected":
+            self._start_grace()  # until this connection is up, the session has no publisher
         if previous is not None:
             self._channels.pop(previous, None)
             await previous.close()
@@ -110,9 +119,13 @@ class LiveSession:
     async def viewer_offer(self, sdp: str, kind: str, link_id: str) -> RTCSessionDescription:
         """Answers a coach's offer: the live video (newest frames only) and the results."""
         self._check_open()
-        pc = RTCPeerConnection(self.ice)
+        pc = RTCPeerConnection(self.ice())
         self._viewers[pc] = link_id
         pc.addTrack(self.relay.subscribe(self.track, buffered=False))
+        # A viewer that never connects would take one of its link's places for good.
+        deadline = asyncio.get_running_loop().call_later(
+            self.publisher_grace_s, self._drop_unconnected_viewer, pc
+        )
 
         @pc.on("datachannel")
         def on_datachannel(channel: RTCDataChannel) -> None:
@@ -120,6 +133,8 @@ class LiveSession:
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
+            if pc.connectionState in ("connected", "failed", "closed"):
+                deadline.cancel()
             if pc.connectionState in ("failed", "closed"):
                 self._viewers.pop(pc, None)
                 self._channels.pop(pc, None)
@@ -128,9 +143,23 @@ class LiveSession:
         try:
             return await self._answer(pc, sdp, kind, expect_video=False)
         except BaseException:
+            deadline.cancel()
             self._viewers.pop(pc, None)
             await pc.close()
             raise
+
+    def viewers_of(self, link_id: str) -> int:
+        """How many viewers came through this link (connected or connecting)."""
+        return sum(1 for link in self._viewers.values() if link == link_id)
+
+    def _drop_unconnected_viewer(self, pc: RTCPeerConnection) -> None:
+        if pc in self._viewers and pc.connectionState != "connected":
+            log.info("stream %s: a viewer did not connect in time; dropped", self.id)
+            self._viewers.pop(pc, None)
+            self._channels.pop(pc, None)
+            task = asyncio.create_task(pc.close())
+            self._viewer_closing.add(task)
+            task.add_done_callback(self._viewer_closing.discard)
 
     async def disconnect_viewers(self, link_id: str) -> int:
         """Cuts the viewers who came through a link (it was revoked)."""
@@ -282,7 +311,9 @@ class LiveSession:
         await asyncio.sleep(0.05)  # lets the last messages leave before the channels close
         peers = [pc for pc in (self._publisher, *self._viewers) if pc is not None]
         self._publisher, self._viewers, self._channels = None, {}, {}
-        await asyncio.gather(*(pc.close() for pc in peers), return_exceptions=True)
+        await asyncio.gather(
+            *(pc.close() for pc in peers), *self._viewer_closing, return_exceptions=True
+        )
         return report, recording
 
     def _check_open(self) -> None:
@@ -298,6 +329,12 @@ class LiveSession:
         if self._grace is not None:
             self._grace.cancel()
             self._grace = None
+
+    def grace_left(self) -> float | None:
+        """Seconds until the session ends for want of a publisher (None: it has one)."""
+        if self._grace is None:
+            return None
+        return max(0.0, self._grace.when() - asyncio.get_running_loop().time())
 
     def _abandon(self) -> None:
         self._grace = None

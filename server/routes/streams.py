@@ -143,8 +143,10 @@ async def revoke_viewer_link(request: web.Request) -> web.Response:
 @routes.get("/api/v1/view/{token}")
 async def view_info(request: web.Request) -> web.Response:
     streams = request.app[STREAMS]
-    session = await streams.viewer_session(request.match_info["token"])
+    session, grant = await streams.viewer_session(request.match_info["token"])
     live = streams.live.get(session.id)
+    # TURN credentials cannot be revoked: they end with the link at the latest.
+    ice = ice_servers(request.app[SETTINGS], f"viewer-{grant.link_id}", grant.expires_at)
     return web.json_response(
         {
             "name": session.name,
@@ -152,7 +154,7 @@ async def view_info(request: web.Request) -> web.Response:
             "court": session.court,
             "frame_size": session.frame_size,
             "live": live.status() if live else None,
-            "iceServers": ice_servers(request.app[SETTINGS], f"viewer-{session.id}"),
+            "iceServers": ice,
         }
     )
 

@@ -100,11 +100,14 @@ function connect(info) {
       api(`/view/${encodeURIComponent(token)}/offer`, { method: "POST", body: offer, auth: false }),
   });
   connection.addEventListener("state", (event) => {
-    const { state, text } = event.detail;
+    const { state, text, reason } = event.detail;
     panel.setConnection(event.detail);
     if (state === "connected") setStatus("live", "Live");
-    else if (state === "connecting" || state === "reconnecting") setStatus(state === "connecting"
-      ? "loading" : "reconnecting", text);
+    else if (state === "connecting") setStatus("loading", text);
+    // The reason says what to wait for, e.g. a link already open on its most screens.
+    else if (state === "reconnecting") {
+      setStatus("reconnecting", reason ? `${text}: ${reason}` : text);
+    }
   });
   connection.addEventListener("rtt", (event) => panel.showRtt(event.detail));
   connection.addEventListener("message", (event) => {

@@ -184,7 +184,15 @@ async def test_garbage_on_the_data_channel_gets_error_messages(client, alice, cl
 
 async def test_live_sessions_share_the_pose_budget(aiohttp_client, settings, clip):
     client = await aiohttp_client(
-        create_app(replace(settings, live_pose_budget=40.0, live_pose_fps=10.0))
+        create_app(
+            replace(
+                settings,
+                live_pose_budget=40.0,
+                live_pose_fps=10.0,
+                max_live_sessions=4,
+                max_live_sessions_per_user=4,
+            )
+        )
     )
     alice = await sign_up(client, "alice@example.com")
     streams = client.app[STREAMS]
@@ -212,6 +220,7 @@ async def test_streams_beyond_capacity_are_refused(aiohttp_client, settings, cli
     )
     refused = await alice.call("POST", f"/api/v1/stream/{second}/start")
     assert refused.status == 503
-    assert "try again later" in (await refused.json())["error"]
+    retry_after = int(refused.headers["Retry-After"])
+    assert f"try again in {retry_after} s" in (await refused.json())["error"]
     await alice.call("POST", f"/api/v1/stream/{first}/end")
     assert (await alice.call("POST", f"/api/v1/stream/{second}/start")).status == 200

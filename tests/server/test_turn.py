@@ -20,6 +20,7 @@ from aiortc import RTCConfiguration, RTCIceServer
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
 from server.app import create_app
+from server.config import ConfigError, Settings
 from server.live.ice import turn_credentials
 from tests.conftest import require
 from tests.server.conftest import sign_up
@@ -42,6 +43,7 @@ async def test_ice_servers_endpoint(aiohttp_client, settings):
         turn_secret="s3cret",
         turn_urls=("turn:turn.example.com:3478",),
         stun_urls=("stun:stun.example.com:3478",),
+        turn_ttl_s=600,
     )
     client = await aiohttp_client(create_app(settings))
     alice = await sign_up(client, "alice@example.com")
@@ -49,10 +51,57 @@ async def test_ice_servers_endpoint(aiohttp_client, settings):
     stun, turn = body["iceServers"]
     assert stun == {"urls": ["stun:stun.example.com:3478"]}
     expiry, user = turn["username"].split(":")
-    assert user == alice.id and 0 < int(expiry) - time.time() <= 12 * 3600
+    assert user == alice.id and 0 < int(expiry) - time.time() <= 600
     digest = hmac.new(b"s3cret", turn["username"].encode(), hashlib.sha1).digest()
     assert turn["credential"] == base64.b64encode(digest).decode()
     assert (await client.get("/api/v1/ice-servers")).status == 401
+
+
+def turn_expiry(servers: list[dict]) -> int:
+    turn = next(s for s in servers if "username" in s)
+    return int(turn["username"].split(":")[0])
+
+
+async def test_a_viewer_links_turn_credentials_end_with_the_link(aiohttp_client, settings, clip):
+    settings = replace(settings, turn_secret="s3cret", turn_urls=("turn:turn.example.com",))
+    client = await aiohttp_client(create_app(settings))
+    alice = await sign_up(client, "alice@example.com")
+    session_id = await create_session(alice, clip)
+    links = f"/api/v1/stream/{session_id}/viewers"
+    short = await (await alice.call("POST", links, json={"ttl_s": 60})).json()
+    link_expiry = int(short["token"].split(".")[1])
+    viewer = await (await client.get(f"/api/v1/view/{short['token']}")).json()
+    assert time.time() < turn_expiry(viewer["iceServers"]) <= link_expiry
+    assert viewer["iceServers"][0]["username"].endswith(f":viewer-{short['id']}")
+    # A week-long link still gets credentials of a few hours at most.
+    week = await (await alice.call("POST", links, json={"ttl_s": 7 * 24 * 3600})).json()
+    viewer = await (await client.get(f"/api/v1/view/{week['token']}")).json()
+    assert turn_expiry(viewer["iceServers"]) <= time.time() + settings.turn_ttl_s
+    assert settings.turn_ttl_s <= 6 * 3600
+    assert (await alice.call("POST", f"/api/v1/stream/{session_id}/end")).status == 200
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"TURN_TTL_S": "86400"}, "TURN_TTL_S must be between"),
+        ({"TURN_TTL_S": "10"}, "TURN_TTL_S must be between"),
+        ({"MAX_VIEWERS_PER_LINK": "0"}, "MAX_VIEWERS_PER_LINK must be at least 1"),
+        ({"MAX_VIEWER_LINKS": "-1"}, "MAX_VIEWER_LINKS must be at least 1"),
+        ({"MAX_LIVE_SESSIONS_PER_USER": "0"}, "MAX_LIVE_SESSIONS_PER_USER must be at least 1"),
+        ({"PUBLISHER_GRACE_S": "0"}, "PUBLISHER_GRACE_S must be more than 0"),
+    ],
+)
+def test_live_limits_are_validated(env, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env)
+
+
+def test_live_limits_defaults():
+    settings = Settings.from_env({})
+    assert settings.max_live_sessions_per_user == 2
+    assert (settings.max_viewers_per_link, settings.max_viewer_links) == (10, 20)
+    assert settings.turn_ttl_s == 3 * 3600
 
 
 def free_port(kind=socket.SOCK_DGRAM) -> int:
@@ -153,3 +202,15 @@ async def test_relay_only_connection_through_coturn(aiohttp_client, settings, cl
     gatherer = intruder.pc.getTransceivers()[0].sender.transport.transport.iceGatherer
     assert gatherer.getLocalCandidates() == []
     await intruder.close()
+
+    # Nor does a credential past its expiry: what bounds a viewer's TURN access is its time.
+    username, credential = turn_credentials(secret, "viewer-late", ttl_s=-60)
+    expired = RTCConfiguration(
+        iceServers=[RTCIceServer(servers[0]["urls"], username, credential)],
+        iceTransportPolicy=RTCIceTransportPolicy.RELAY,
+    )
+    late = LiveClient(ClipTrack(clip.video, 10), expired)
+    await late.offer()
+    gatherer = late.pc.getTransceivers()[0].sender.transport.transport.iceGatherer
+    assert gatherer.getLocalCandidates() == []
+    await late.close()
