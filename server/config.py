@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from server.json_input import DEFAULT_MAX_DEPTH
+
 MB = 1024 * 1024
 
 
@@ -22,6 +24,7 @@ class Settings:
     data_dir: Path = Path("data")
     static_dir: Path = Path(__file__).resolve().parents[1] / "static"
     max_request_bytes: int = 1 * MB  # JSON bodies; uploads go to their own routes
+    max_json_depth: int = DEFAULT_MAX_DEPTH
     # Database: SQLite under data_dir unless a URL is given (postgresql+asyncpg://...).
     database_url: str | None = None
     # Storage: local files under data_dir/files unless an S3 bucket is named.
@@ -56,6 +59,10 @@ class Settings:
     # wait in the decoders and every stream would lag, so more are refused.
     max_live_sessions: int = 0
     publisher_grace_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.max_json_depth < 4:
+            raise ConfigError("MAX_JSON_DEPTH must be at least 4 (a court inside a body)")
 
     @property
     def database(self) -> str:
@@ -115,6 +122,7 @@ class Settings:
                 live_pose_budget=float(env.get("LIVE_POSE_BUDGET", cls.live_pose_budget)),
                 max_live_sessions=int(env.get("MAX_LIVE_SESSIONS", cls.max_live_sessions)),
                 publisher_grace_s=float(env.get("PUBLISHER_GRACE_S", cls.publisher_grace_s)),
+                max_json_depth=int(env.get("MAX_JSON_DEPTH", cls.max_json_depth)),
             )
         except ValueError as exc:
             raise ConfigError(f"bad setting: {exc}") from exc

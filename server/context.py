@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -11,6 +10,7 @@ from server.accounts import Accounts
 from server.config import Settings
 from server.db import Database
 from server.errors import BadRequest, Unauthorized
+from server.json_input import JsonInputError, parse_json
 from server.models import User
 
 if TYPE_CHECKING:
@@ -39,9 +39,9 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     if not request.can_read_body:
         return {}
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest("the request body is not valid JSON", detail=str(exc)) from exc
+        body = parse_json(await request.read(), request.app[SETTINGS].max_json_depth)
+    except JsonInputError as exc:
+        raise BadRequest(str(exc)) from exc
     if not isinstance(body, dict):
         raise BadRequest("expected a JSON object")
     return body

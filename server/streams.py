@@ -21,7 +21,8 @@ from server.config import Settings
 from server.db import Database
 from server.errors import ApiError, BadRequest, Conflict, NotFound
 from server.live.ice import server_configuration
-from server.live.session import LiveSession, OfferError
+from server.live.offer import OfferError
+from server.live.session import LiveSession
 from server.live.viewer_tokens import (
     InvalidViewerToken,
     read_viewer_token,
