@@ -154,4 +154,8 @@ def run(settings: Settings) -> None:
     log.info(
         "serving on http://%s:%d (data in %s)", settings.host, settings.port, settings.data_dir
     )
+    if settings.public_url:
+        log.info("links handed out point at %s", settings.public_url)
+    else:
+        log.info("links handed out point at the listening address (set PUBLIC_URL to change)")
     web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
