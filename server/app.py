@@ -15,6 +15,7 @@ from server.errors import ApiError
 from server.jobs import JobRunner
 from server.logs import setup_logging
 from server.routes import auth, files, jobs, streams, uploads
+from server.security_headers import install as install_security_headers
 from server.streams import Streams
 from server.uploads import Uploads
 from storage import (
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings.from_env()
     app = web.Application(middlewares=[json_errors], client_max_size=settings.max_request_bytes)
     app[SETTINGS] = settings
+    install_security_headers(app, settings)
     app.cleanup_ctx.extend([database_context, storage_context, jobs_context, streams_context])
     app.router.add_get("/api/v1/health", health)
     for module in (auth, uploads, jobs, files, streams):
