@@ -65,7 +65,7 @@ class Streams:
 
     async def create(self, user: User, body: dict[str, Any]) -> StreamSession:
         quality = body.get("quality", "medium")
-        if quality not in QUALITY_PRESETS:
+        if not isinstance(quality, str) or quality not in QUALITY_PRESETS:
             raise BadRequest(f"quality must be one of {', '.join(QUALITY_PRESETS)}")
         name = body.get("name", "")
         if not isinstance(name, str) or len(name) > 200:
@@ -270,6 +270,9 @@ class Streams:
             raise Conflict("not recording")
         path = await live.stop_recording()
         assert path is not None
+        if not path.exists():  # not one frame arrived while recording
+            await self._update(session_id, recording_path=None, recording_key=None)
+            raise Conflict("nothing was recorded: no video arrived while recording")
         key = await self._store_recording(session, path)
         await self._update(
             session_id,
