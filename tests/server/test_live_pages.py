@@ -21,6 +21,7 @@ from tests.server.test_pages import (
     CORNERS,
     click_video_pixel,
     phone_signed_up,
+    watch_errors,
 )
 
 
@@ -103,7 +104,7 @@ async def test_capture_and_viewer_pages(aiohttp_server, settings, camera_browser
     await phone.wait_for_selector("#viewer-link-box:not([hidden])")
     viewer_url = await phone.input_value("#viewer-url")
     coach = await (await camera_browser.new_context()).new_page()
-    coach.on("pageerror", lambda exc: errors.append(str(exc)))
+    watch_errors(coach, errors)
     await coach.goto(viewer_url)
     await coach.wait_for_selector("#viewer-status[data-state=live]", timeout=30_000)
     await coach.wait_for_function(

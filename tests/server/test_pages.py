@@ -36,11 +36,23 @@ async def browser():
         await browser.close()
 
 
+def watch_errors(page, errors: list[str]) -> None:
+    """Collects the page's uncaught errors and every Content-Security-Policy violation (which
+    Chromium reports on the console)."""
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+
+
 async def phone_signed_up(browser, server, email: str, errors: list[str]):
     """A phone-sized page, its errors collected, with a new account registered on the sign-in
     page."""
     page = await browser.new_page(viewport=PHONE, device_scale_factor=2, has_touch=True)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    watch_errors(page, errors)
     await page.goto(str(server.make_url("/static/login.html#register")))
     await page.fill("#email", email)
     await page.fill("#password", "a long enough password")
