@@ -10,7 +10,7 @@ from yarl import URL
 
 from server.app import create_app
 from server.security_headers import content_security_policy
-from tests.server.test_pages import browser, phone_signed_up, watch_errors  # noqa: F401
+from tests.server.test_pages import browser, phone_signed_up, wait_for  # noqa: F401
 
 UPLOAD = {"filename": "m.mp4", "content_type": "video/mp4", "size": 4}
 
@@ -111,7 +111,7 @@ async def test_every_page_works_under_the_policy(aiohttp_server, settings, brows
     }
     for path, ready in pages.items():
         await page.goto(str(server.make_url(path)))
-        await page.wait_for_function(ready, timeout=15_000)
+        await wait_for(page, ready, timeout=15_000)
         # The stylesheet applies: the top bar is laid out by app.css.
         display = await page.evaluate(
             "() => getComputedStyle(document.querySelector('header')).display"
