@@ -15,6 +15,7 @@ from server.errors import ApiError
 from server.jobs import JobRunner
 from server.logs import setup_logging
 from server.routes import auth, files, jobs, streams, uploads
+from server.security_headers import install as install_security_headers
 from server.streams import Streams
 from server.uploads import Uploads
 from storage import (
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings.from_env()
     app = web.Application(middlewares=[json_errors], client_max_size=settings.max_request_bytes)
     app[SETTINGS] = settings
+    install_security_headers(app, settings)
     app.cleanup_ctx.extend([database_context, storage_context, jobs_context, streams_context])
     app.router.add_get("/api/v1/health", health)
     for module in (auth, uploads, jobs, files, streams):
@@ -157,4 +159,8 @@ def run(settings: Settings) -> None:
     log.info(
         "serving on http://%s:%d (data in %s)", settings.host, settings.port, settings.data_dir
     )
+    if settings.public_url:
+        log.info("links handed out point at %s", settings.public_url)
+    else:
+        log.info("links handed out point at the listening address (set PUBLIC_URL to change)")
     web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)

@@ -7,6 +7,9 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from server.json_input import DEFAULT_MAX_DEPTH
 
 MB = 1024 * 1024
 # TURN credentials live long enough to set up a relay, and never long past a match.
@@ -25,6 +28,10 @@ class Settings:
     data_dir: Path = Path("data")
     static_dir: Path = Path(__file__).resolve().parents[1] / "static"
     max_request_bytes: int = 1 * MB  # JSON bodies; uploads go to their own routes
+    max_json_depth: int = DEFAULT_MAX_DEPTH
+    # The scheme://host[:port] clients reach the server at, used in every URL it hands out;
+    # unset, the address the request arrived at (never the client's Host header).
+    public_url: str | None = None
     # Database: SQLite under data_dir unless a URL is given (postgresql+asyncpg://...).
     database_url: str | None = None
     # Storage: local files under data_dir/files unless an S3 bucket is named.
@@ -77,6 +84,10 @@ class Settings:
             raise ConfigError("PUBLISHER_GRACE_S must be more than 0")
         if not MIN_TURN_TTL_S <= self.turn_ttl_s <= MAX_TURN_TTL_S:
             raise ConfigError(f"TURN_TTL_S must be between {MIN_TURN_TTL_S} and {MAX_TURN_TTL_S}")
+        if self.max_json_depth < 4:
+            raise ConfigError("MAX_JSON_DEPTH must be at least 4 (a court inside a body)")
+        if self.public_url is not None:
+            object.__setattr__(self, "public_url", _origin(self.public_url))
 
     @property
     def database(self) -> str:
@@ -116,6 +127,7 @@ class Settings:
         try:
             return cls(
                 host=env.get("HOST", cls.host),
+                public_url=env.get("PUBLIC_URL") or None,
                 port=int(env.get("PORT", cls.port)),
                 data_dir=Path(env.get("DATA_DIR", "data")),
                 static_dir=Path(env.get("STATIC_DIR", str(cls.static_dir))),
@@ -142,6 +154,7 @@ class Settings:
                 turn_ttl_s=int(env.get("TURN_TTL_S", cls.turn_ttl_s)),
                 max_viewers_per_link=int(env.get("MAX_VIEWERS_PER_LINK", cls.max_viewers_per_link)),
                 max_viewer_links=int(env.get("MAX_VIEWER_LINKS", cls.max_viewer_links)),
+                max_json_depth=int(env.get("MAX_JSON_DEPTH", cls.max_json_depth)),
             )
         except ValueError as exc:
             raise ConfigError(f"bad setting: {exc}") from exc
@@ -149,3 +162,23 @@ class Settings:
 
 def _split(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
+
+def _origin(url: str) -> str:
+    """PUBLIC_URL as `scheme://host[:port]`: the server's routes live at the root."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ConfigError(f"PUBLIC_URL is not a URL: {url!r}") from exc
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username
+        or parts.password
+    ):
+        raise ConfigError(f"PUBLIC_URL must be http(s)://host[:port], got {url!r}")
+    return f"{parts.scheme}://{parts.netloc}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -11,6 +10,7 @@ from server.accounts import Accounts
 from server.config import Settings
 from server.db import Database
 from server.errors import BadRequest, Unauthorized
+from server.json_input import JsonInputError, parse_json
 from server.models import User
 
 if TYPE_CHECKING:
@@ -29,9 +29,24 @@ STREAMS: web.AppKey[Streams] = web.AppKey("streams")
 USER = web.RequestKey("user", User)
 
 
+def server_origin(request: web.Request) -> str:
+    """Where clients reach this server: PUBLIC_URL, else the address the request arrived at.
+    Never the request's Host header, which the client chooses."""
+    configured = request.app[SETTINGS].public_url
+    if configured:
+        return configured
+    scheme = "https" if request.secure else "http"
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if isinstance(sockname, tuple) and len(sockname) >= 2:
+        host, port = sockname[0], sockname[1]
+    else:  # the connection has gone, or a Unix socket: the configured address
+        host, port = request.app[SETTINGS].host, request.app[SETTINGS].port
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+
+
 def absolute_url(request: web.Request, url: str) -> str:
     """Storage hands out server-relative URLs in local mode; clients get them whole."""
-    return str(request.url.origin()) + url if url.startswith("/") else url
+    return server_origin(request) + url if url.startswith("/") else url
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
@@ -39,9 +54,9 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     if not request.can_read_body:
         return {}
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest("the request body is not valid JSON", detail=str(exc)) from exc
+        body = parse_json(await request.read(), request.app[SETTINGS].max_json_depth)
+    except JsonInputError as exc:
+        raise BadRequest(str(exc)) from exc
     if not isinstance(body, dict):
         raise BadRequest("expected a JSON object")
     return body

@@ -23,7 +23,8 @@ from server.config import Settings
 from server.db import Database
 from server.errors import ApiError, BadRequest, Conflict, NotFound
 from server.live.ice import server_configuration
-from server.live.session import LiveSession, OfferError
+from server.live.offer import OfferError
+from server.live.session import LiveSession
 from server.live.viewer_tokens import (
     InvalidViewerToken,
     ViewerGrant,
@@ -69,7 +70,7 @@ class Streams:
 
     async def create(self, user: User, body: dict[str, Any]) -> StreamSession:
         quality = body.get("quality", "medium")
-        if quality not in QUALITY_PRESETS:
+        if not isinstance(quality, str) or quality not in QUALITY_PRESETS:
             raise BadRequest(f"quality must be one of {', '.join(QUALITY_PRESETS)}")
         name = body.get("name", "")
         if not isinstance(name, str) or len(name) > 200:
@@ -303,6 +304,9 @@ class Streams:
             raise Conflict("not recording")
         path = await live.stop_recording()
         assert path is not None
+        if not path.exists():  # not one frame arrived while recording
+            await self._update(session_id, recording_path=None, recording_key=None)
+            raise Conflict("nothing was recorded: no video arrived while recording")
         key = await self._store_recording(session, path)
         await self._update(
             session_id,

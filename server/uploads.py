@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from analysis.court import Court, CourtError
+from analysis.court import CORNER_NAMES, Court, CourtError
 from server.config import Settings
 from server.db import Database
 from server.errors import ApiError, BadRequest, Conflict, NotFound, PayloadTooLarge
@@ -22,6 +22,7 @@ from storage import MIN_PART_SIZE, PartUpload, Storage
 
 MAX_PARTS = 10_000  # S3's limit
 SNIFF_BYTES = 64 * 1024
+MAX_PIXEL = 100_000.0  # a corner's coordinate; frames are at most 8192 pixels wide
 
 
 class NotAVideo(ApiError):
@@ -63,12 +64,38 @@ def parse_court(value: Any) -> dict[str, list[float]] | None:
         return None
     if not isinstance(value, dict):
         raise BadRequest("court must be an object with far_left, far_right, near_right, near_left")
+    missing = [name for name in CORNER_NAMES if name not in value]
+    if missing:
+        raise BadRequest(f"bad court: court is missing corner(s): {', '.join(missing)}")
+    corners = {name: _corner(name, value[name]) for name in CORNER_NAMES}
     try:
-        court = Court.from_mapping(value)
-    except (CourtError, KeyError, TypeError, ValueError) as exc:
+        court = Court.from_mapping(corners)
+    except CourtError as exc:
         raise BadRequest(f"bad court: {exc}") from exc
-    names = ("far_left", "far_right", "near_right", "near_left")
-    return {name: [float(v) for v in point] for name, point in zip(names, court.corners.tolist())}
+    points = court.corners.tolist()
+    return {name: [float(v) for v in point] for name, point in zip(CORNER_NAMES, points)}
+
+
+def _corner(name: str, point: Any) -> list[float]:
+    """[x, y] in pixels: JSON numbers only (not "10" or true), within any video's frame."""
+    if not (
+        isinstance(point, list)
+        and len(point) == 2
+        and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) <= MAX_PIXEL
+            for v in point
+        )
+    ):
+        raise BadRequest(
+            f"bad court: corner {name} must be [x, y], two numbers of pixels "
+            f"(at most {MAX_PIXEL:g} in size), got {_preview(point)}"
+        )
+    return [float(v) for v in point]
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class Uploads:

@@ -13,9 +13,12 @@ from typing import Any
 
 from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
+from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
 
 from analysis.court import Court
+from server.json_input import JsonInputError, parse_json
 from server.live.analysis import LiveAnalysis, Messages
+from server.live.offer import OfferError, check_offer
 from server.live.recorder import Mp4Recorder
 from server.live.tracks import PublisherTrack
 
@@ -26,10 +29,6 @@ log = logging.getLogger(__name__)
 MAX_BUFFERED_BYTES = 256 * 1024
 SKIPPABLE = {"position_update", "live_status"}
 STATUS_INTERVAL_S = 2.0
-
-
-class OfferError(ValueError):
-    """The SDP offer cannot be used (malformed, or without what the session needs)."""
 
 
 class LiveSession:
@@ -185,10 +184,14 @@ class LiveSession:
     ) -> RTCSessionDescription:
         if kind != "offer":
             raise OfferError(f"expected an SDP offer, got type {kind!r}")
+        check_offer(sdp)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise OfferError(f"malformed SDP offer: {exc}") from exc
+        except (InvalidAccessError, InvalidStateError, OperationError) as exc:
+            # Whatever else aiortc cannot negotiate is the offer's fault, not the server's.
+            raise OfferError(f"the SDP offer cannot be answered: {exc}") from exc
         kinds = {t.kind for t in pc.getTransceivers()}
         if expect_video and "video" not in kinds:
             raise OfferError("the offer has no video to send")
@@ -346,9 +349,9 @@ class LiveSession:
 def client_message_reply(data: str | bytes) -> dict[str, Any] | None:
     """What the server answers to a message a client sent on the data channel."""
     try:
-        message = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return {"type": "error", "code": "bad_message", "message": "messages must be JSON"}
+        message = parse_json(data)
+    except JsonInputError as exc:
+        return {"type": "error", "code": "bad_message", "message": f"messages must be JSON: {exc}"}
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         return {"type": "error", "code": "bad_message", "message": "a message needs a type"}
     if message["type"] == "ping":

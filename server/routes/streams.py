@@ -124,7 +124,7 @@ async def create_viewer_link(request: web.Request) -> web.Response:
     link, token = await request.app[STREAMS].create_viewer_link(
         user, session_id, await json_body(request)
     )
-    url = f"{request.url.origin()}/static/viewer.html#{token}"
+    url = absolute_url(request, f"/static/viewer.html#{token}")
     return web.json_response(
         {"id": link.id, "url": url, "token": token, "expires_at": iso(link.expires_at)},
         status=201,

@@ -21,6 +21,8 @@ from tests.server.test_pages import (
     CORNERS,
     click_video_pixel,
     phone_signed_up,
+    wait_for,
+    watch_errors,
 )
 
 
@@ -80,7 +82,7 @@ async def test_capture_and_viewer_pages(aiohttp_server, settings, camera_browser
     await phone.select_option("#quality", "medium")
     await phone.fill("#session-name", "Tuesday training")
     await phone.click("#create-session")
-    await phone.wait_for_function("document.querySelector('#preview').videoWidth > 0")
+    await wait_for(phone, "document.querySelector('#preview').videoWidth > 0")
     await phone.click("#freeze-frame")
     for name in CORNERS:
         await click_video_pixel(phone, *clip.corners[name])
@@ -90,12 +92,12 @@ async def test_capture_and_viewer_pages(aiohttp_server, settings, camera_browser
     await phone.wait_for_selector("#conn-state[data-state=connected]", timeout=30_000)
 
     # Live results arrive: shots counted, stats shown.
-    await phone.wait_for_function(
-        "parseInt(document.querySelector('#total-shots').textContent) > 0", timeout=90_000
+    await wait_for(
+        phone, "parseInt(document.querySelector('#total-shots').textContent) > 0", timeout=90_000
     )
     # Shots come within a second of the hit; the rates come with the next status poll.
-    await phone.wait_for_function(
-        "parseFloat(document.querySelector('#stat-fps').textContent) > 0", timeout=10_000
+    await wait_for(
+        phone, "parseFloat(document.querySelector('#stat-fps').textContent) > 0", timeout=10_000
     )
 
     # A coach opens the viewer link in another browser context.
@@ -103,14 +105,12 @@ async def test_capture_and_viewer_pages(aiohttp_server, settings, camera_browser
     await phone.wait_for_selector("#viewer-link-box:not([hidden])")
     viewer_url = await phone.input_value("#viewer-url")
     coach = await (await camera_browser.new_context()).new_page()
-    coach.on("pageerror", lambda exc: errors.append(str(exc)))
+    watch_errors(coach, errors)
     await coach.goto(viewer_url)
     await coach.wait_for_selector("#viewer-status[data-state=live]", timeout=30_000)
-    await coach.wait_for_function(
-        "document.querySelector('#remote-video').currentTime > 1", timeout=30_000
-    )
-    await coach.wait_for_function(
-        "parseInt(document.querySelector('#total-shots').textContent) > 0", timeout=60_000
+    await wait_for(coach, "document.querySelector('#remote-video').currentTime > 1", timeout=30_000)
+    await wait_for(
+        coach, "parseInt(document.querySelector('#total-shots').textContent) > 0", timeout=60_000
     )
 
     # Record a few seconds; the recording plays.

@@ -4,6 +4,7 @@ progress, open the report and see its numbers and heatmaps, on a phone-sized scr
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -36,11 +37,35 @@ async def browser():
         await browser.close()
 
 
+async def wait_for(page, expression: str, timeout: float = 30_000) -> None:
+    """Waits until a JavaScript expression is true in the page. Playwright's wait_for_function
+    evaluates its string inside the page, which the pages' CSP forbids (no 'unsafe-eval');
+    this checks it from outside, as page.evaluate does, every 100 ms."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout / 1000
+    while not await page.evaluate(expression):
+        if loop.time() > deadline:
+            raise AssertionError(f"still false after {timeout / 1000:g} s: {expression}")
+        await asyncio.sleep(0.1)
+
+
+def watch_errors(page, errors: list[str]) -> None:
+    """Collects the page's uncaught errors and every Content-Security-Policy violation (which
+    Chromium reports on the console)."""
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+
+
 async def phone_signed_up(browser, server, email: str, errors: list[str]):
     """A phone-sized page, its errors collected, with a new account registered on the sign-in
     page."""
     page = await browser.new_page(viewport=PHONE, device_scale_factor=2, has_touch=True)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    watch_errors(page, errors)
     await page.goto(str(server.make_url("/static/login.html#register")))
     await page.fill("#email", email)
     await page.fill("#password", "a long enough password")
@@ -69,7 +94,7 @@ async def test_upload_and_report_pages(aiohttp_server, settings, browser, clip, 
 
     await page.goto(str(server.make_url("/static/upload.html")))
     await page.set_input_files("#file", str(clip.video))
-    await page.wait_for_function("document.querySelector('#preview').readyState >= 2")
+    await wait_for(page, "document.querySelector('#preview').readyState >= 2")
     for name in CORNERS:
         await click_video_pixel(page, *clip.corners[name])
     picked = await page.text_content("#court-values")
@@ -97,9 +122,10 @@ async def test_upload_and_report_pages(aiohttp_server, settings, browser, clip, 
     assert {t: n for t, n in bars if n} == distribution
     assert len(bars) == 9  # every shot type has its bar, empty or not
     for heatmap in ("#heatmap-near", "#heatmap-far"):
-        await page.wait_for_function(
+        await wait_for(
+            page,
             f"document.querySelector('{heatmap}').complete"
-            f" && document.querySelector('{heatmap}').naturalWidth > 0"
+            f" && document.querySelector('{heatmap}').naturalWidth > 0",
         )
     wide = await page.evaluate(
         "document.documentElement.scrollWidth > document.documentElement.clientWidth"
