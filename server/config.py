@@ -47,6 +47,11 @@ class Settings:
     analysis_fps: float = 15.0
     job_workers: int = 1
     job_retries: int = 3
+    # A job is given up (failed) after this many starts; a server stop mid-job counts as one.
+    job_max_attempts: int = 3
+    # The analysis process is killed past this time, or after this long without progress.
+    job_timeout_s: float = 6 * 3600.0
+    job_stall_timeout_s: float = 300.0
     # Live streams: poses per second and player (at most the stream's own rate), and how long
     # a publisher that dropped off may take to reconnect before its session ends.
     live_pose_fps: float = 10.0
@@ -56,6 +61,15 @@ class Settings:
     # wait in the decoders and every stream would lag, so more are refused.
     max_live_sessions: int = 0
     publisher_grace_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        for name in (
+            "job_max_attempts",
+            "job_timeout_s",
+            "job_stall_timeout_s",
+        ):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name.upper()} must be positive, not {getattr(self, name)}")
 
     @property
     def database(self) -> str:
@@ -111,6 +125,9 @@ class Settings:
                 stun_urls=_split(env.get("STUN_URLS")),
                 analysis_fps=float(env.get("ANALYSIS_FPS", cls.analysis_fps)),
                 job_workers=int(env.get("JOB_WORKERS", cls.job_workers)),
+                job_max_attempts=int(env.get("JOB_MAX_ATTEMPTS", cls.job_max_attempts)),
+                job_timeout_s=float(env.get("JOB_TIMEOUT_S", cls.job_timeout_s)),
+                job_stall_timeout_s=float(env.get("JOB_STALL_TIMEOUT_S", cls.job_stall_timeout_s)),
                 live_pose_fps=float(env.get("LIVE_POSE_FPS", cls.live_pose_fps)),
                 live_pose_budget=float(env.get("LIVE_POSE_BUDGET", cls.live_pose_budget)),
                 max_live_sessions=int(env.get("MAX_LIVE_SESSIONS", cls.max_live_sessions)),
