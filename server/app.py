@@ -95,8 +95,9 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
     db = Database(app[SETTINGS].database)
     await db.migrate()
     app[DB] = db
-    app[ACCOUNTS] = Accounts(db, app[SETTINGS].token_ttl_s)
+    app[ACCOUNTS] = Accounts(db, app[SETTINGS])
     yield
+    app[ACCOUNTS].close()
     await db.close()
 
 
