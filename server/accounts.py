@@ -1,47 +1,40 @@
-"""User accounts: registration, sign-in with scrypt-hashed passwords, revocable bearer tokens."""
+"""User accounts: registration, sign-in (argon2id-hashed passwords, failed attempts limited),
+revocable bearer tokens."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
-import hmac
+import logging
 import re
 import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
+from server.config import Settings
 from server.db import Database
 from server.errors import BadRequest, Conflict, Unauthorized
+from server.login_limits import LoginLimits
 from server.models import AuthToken, User, utcnow
+from server.passwords import (
+    MAX_LENGTH,
+    hash_password,
+    needs_rehash,
+    password_problem,
+    verify_password,
+)
 
-# scrypt at N=2^14, r=8: ~16 MiB and tens of milliseconds per guess (RFC 7914's interactive
-# setting); the parameters are stored with each hash so they can be raised later.
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
-MIN_PASSWORD = 8
-MAX_PASSWORD = 1024
+log = logging.getLogger(__name__)
+
+MAX_EMAIL = 254  # the longest address SMTP can deliver to (RFC 5321)
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
-    return "$".join(
-        ["scrypt", str(SCRYPT_N), str(SCRYPT_R), str(SCRYPT_P), _b64(salt), _b64(digest)]
-    )
-
-
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        actual = _scrypt(password, base64.b64decode(salt), int(n), int(r), int(p))
-    except ValueError:
-        return False
-    return hmac.compare_digest(actual, base64.b64decode(digest))
+T = TypeVar("T")
 
 
 def token_digest(token: str) -> str:
@@ -58,24 +51,43 @@ class Credentials:
         if not isinstance(body, dict):
             raise BadRequest("expected a JSON object with email and password")
         email, password = body.get("email"), body.get("password")
-        if not isinstance(email, str) or not EMAIL.match(email.strip()):
+        if not isinstance(email, str):
+            raise BadRequest("a valid email address is required")
+        email = email.strip()
+        if len(email) > MAX_EMAIL:
+            raise BadRequest(f"the email address is longer than {MAX_EMAIL} characters")
+        if not EMAIL.match(email):
             raise BadRequest("a valid email address is required")
         if not isinstance(password, str):
             raise BadRequest("a password is required")
-        if len(password) > MAX_PASSWORD:
-            raise BadRequest(f"the password is longer than {MAX_PASSWORD} characters")
-        return cls(email.strip().lower(), password)
+        if len(password) > MAX_LENGTH:
+            raise BadRequest(f"the password is longer than {MAX_LENGTH} characters")
+        return cls(email.lower(), password)
 
 
 class Accounts:
-    def __init__(self, db: Database, token_ttl_s: int) -> None:
+    def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
-        self.token_ttl = timedelta(seconds=token_ttl_s)
+        self.token_ttl = timedelta(seconds=settings.token_ttl_s)
+        self.limits = LoginLimits(
+            settings.login_failures_per_account,
+            settings.login_failures_per_address,
+            settings.login_failure_window_s,
+        )
+        # Hashing has threads of its own: a flood of sign-ins queues here instead of taking
+        # the default pool that file transfers use.
+        self._hashing = ThreadPoolExecutor(
+            settings.password_hash_threads, thread_name_prefix="password-hash"
+        )
+
+    def close(self) -> None:
+        self._hashing.shutdown(wait=False, cancel_futures=True)
 
     async def register(self, credentials: Credentials, is_admin: bool = False) -> User:
-        if len(credentials.password) < MIN_PASSWORD:
-            raise BadRequest(f"the password needs at least {MIN_PASSWORD} characters")
-        password_hash = await asyncio.to_thread(hash_password, credentials.password)
+        problem = password_problem(credentials.password)
+        if problem is not None:
+            raise BadRequest(problem)
+        password_hash = await self._hash(hash_password, credentials.password)
         async with self.db.session() as session:
             if await self._find(session, credentials.email) is not None:
                 raise Conflict("an account with this email already exists")
@@ -84,15 +96,39 @@ class Accounts:
             await session.commit()
             return user
 
-    async def login(self, credentials: Credentials) -> User:
+    async def login(self, credentials: Credentials, address: str | None = None) -> User:
+        """The account, when the password is right; TooManyFailures when this account or
+        this client address has failed too often lately."""
+        self.limits.attempt(credentials.email, address)
         async with self.db.session() as session:
             user = await self._find(session, credentials.email)
-        # Hash even for an unknown email, so timing does not tell which emails have accounts.
-        stored = user.password_hash if user else _DUMMY_HASH
-        valid = await asyncio.to_thread(verify_password, credentials.password, stored)
+        stored = user.password_hash if user else None
+        valid = await self._hash(verify_password, credentials.password, stored)
         if user is None or not valid:
             raise Unauthorized("wrong email or password")
+        self.limits.succeeded(credentials.email, address)
+        if needs_rehash(user.password_hash):
+            await self._rehash(user, credentials.password)
         return user
+
+    async def _rehash(self, user: User, password: str) -> None:
+        """Replaces a hash of an older scheme now that the password is known."""
+        new_hash = await self._hash(hash_password, password)
+        try:
+            async with self.db.session() as session:
+                stored = await session.get(User, user.id)
+                if stored is not None and stored.password_hash == user.password_hash:
+                    stored.password_hash = new_hash
+                    session.add(stored)
+                    await session.commit()
+        except SQLAlchemyError as exc:  # the sign-in stands; the next one tries again
+            log.warning("user %s: password hash not upgraded: %s", user.id, exc)
+            return
+        user.password_hash = new_hash
+        log.info("user %s: password hash upgraded", user.id)
+
+    async def _hash(self, function: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._hashing, function, *args)
 
     async def issue_token(self, user: User) -> str:
         token = secrets.token_urlsafe(32)
@@ -140,16 +176,3 @@ class Accounts:
     @staticmethod
     async def _find(session, email: str) -> User | None:
         return (await session.exec(select(User).where(User.email == email))).first()
-
-
-def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(
-        password.encode(), salt=salt, n=n, r=r, p=p, maxmem=64 * 1024 * 1024, dklen=32
-    )
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-_DUMMY_HASH = hash_password(secrets.token_hex(8))

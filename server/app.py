@@ -99,8 +99,9 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
     db = Database(app[SETTINGS].database)
     await db.migrate()
     app[DB] = db
-    app[ACCOUNTS] = Accounts(db, app[SETTINGS].token_ttl_s)
+    app[ACCOUNTS] = Accounts(db, app[SETTINGS])
     yield
+    app[ACCOUNTS].close()
     await db.close()
 
 
@@ -123,6 +124,9 @@ async def jobs_context(app: web.Application) -> AsyncIterator[None]:
         analysis_fps=settings.analysis_fps,
         retries=settings.job_retries,
         work_dir=settings.work_dir,
+        max_attempts=settings.job_max_attempts,
+        timeout_s=settings.job_timeout_s,
+        stall_timeout_s=settings.job_stall_timeout_s,
     )
     app[JOBS] = runner
     app[UPLOADS] = Uploads(app[DB], app[STORAGE], runner, settings)

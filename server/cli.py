@@ -96,10 +96,12 @@ def create_user(args: argparse.Namespace) -> int:
         db = Database(settings.database)
         try:
             await db.migrate()
-            accounts = Accounts(db, settings.token_ttl_s)
-            user = await accounts.register(
-                Credentials.parse({"email": args.email, "password": password}), is_admin=args.admin
-            )
+            accounts = Accounts(db, settings)
+            try:
+                credentials = Credentials.parse({"email": args.email, "password": password})
+                user = await accounts.register(credentials, is_admin=args.admin)
+            finally:
+                accounts.close()
             return user.id
         finally:
             await db.close()

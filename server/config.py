@@ -57,6 +57,17 @@ class Settings:
     analysis_fps: float = 15.0
     job_workers: int = 1
     job_retries: int = 3
+    # A job is given up (failed) after this many starts; a server stop mid-job counts as one.
+    job_max_attempts: int = 3
+    # The analysis process is killed past this time, or after this long without progress.
+    job_timeout_s: float = 6 * 3600.0
+    job_stall_timeout_s: float = 300.0
+    # Failed sign-ins allowed per account and per client address within the window; past
+    # them, one more per window/limit. Hashing runs on its own threads, not the default pool.
+    login_failures_per_account: int = 10
+    login_failures_per_address: int = 50
+    login_failure_window_s: float = 900.0
+    password_hash_threads: int = 1
     # Live streams: poses per second and player (at most the stream's own rate).
     live_pose_fps: float = 10.0
     # Poses per second the machine spends on all live sessions together (~0.6 of a core here).
@@ -88,6 +99,17 @@ class Settings:
             raise ConfigError("MAX_JSON_DEPTH must be at least 4 (a court inside a body)")
         if self.public_url is not None:
             object.__setattr__(self, "public_url", _origin(self.public_url))
+        for name in (
+            "job_max_attempts",
+            "job_timeout_s",
+            "job_stall_timeout_s",
+            "login_failures_per_account",
+            "login_failures_per_address",
+            "login_failure_window_s",
+            "password_hash_threads",
+        ):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name.upper()} must be positive, not {getattr(self, name)}")
 
     @property
     def database(self) -> str:
@@ -144,6 +166,21 @@ class Settings:
                 stun_urls=_split(env.get("STUN_URLS")),
                 analysis_fps=float(env.get("ANALYSIS_FPS", cls.analysis_fps)),
                 job_workers=int(env.get("JOB_WORKERS", cls.job_workers)),
+                job_max_attempts=int(env.get("JOB_MAX_ATTEMPTS", cls.job_max_attempts)),
+                job_timeout_s=float(env.get("JOB_TIMEOUT_S", cls.job_timeout_s)),
+                job_stall_timeout_s=float(env.get("JOB_STALL_TIMEOUT_S", cls.job_stall_timeout_s)),
+                login_failures_per_account=int(
+                    env.get("LOGIN_FAILURES_PER_ACCOUNT", cls.login_failures_per_account)
+                ),
+                login_failures_per_address=int(
+                    env.get("LOGIN_FAILURES_PER_ADDRESS", cls.login_failures_per_address)
+                ),
+                login_failure_window_s=float(
+                    env.get("LOGIN_FAILURE_WINDOW_S", cls.login_failure_window_s)
+                ),
+                password_hash_threads=int(
+                    env.get("PASSWORD_HASH_THREADS", cls.password_hash_threads)
+                ),
                 live_pose_fps=float(env.get("LIVE_POSE_FPS", cls.live_pose_fps)),
                 live_pose_budget=float(env.get("LIVE_POSE_BUDGET", cls.live_pose_budget)),
                 max_live_sessions=int(env.get("MAX_LIVE_SESSIONS", cls.max_live_sessions)),

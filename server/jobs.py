@@ -4,6 +4,13 @@ A job's video is fetched from storage into a temporary folder, analysed by
 `server.job_worker` in a child process (off the event loop, one process per job), and its
 report and heatmaps are written back under the job's output prefix. Jobs that were queued or
 running when the server stopped are queued again when it starts.
+
+A worker outlives whatever goes wrong with one job: an unexpected error (the database locked
+or gone, a full disk) is logged and the job is queued again after a pause, up to its allowed
+number of attempts, after which it fails with the reason. Every start of a job counts as an
+attempt, so a job that keeps taking its server down with it is not run forever. The analysis
+process is killed when it runs past the time limit or stops reporting progress (a stuck
+decoder).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
 from server.db import Database
@@ -39,6 +47,8 @@ PROGRESS_WRITE_S = 1.0  # at most one progress write to the database per second 
 WORK_PREFIX = "job-"  # a job's folder in the work dir, while it runs
 # Below this much progress the analysis has not run long enough to tell how long it takes.
 ESTIMATE_AFTER_PROGRESS = 0.02
+RETRY_MAX_DELAY_S = 60.0  # longest pause before a job that hit an unexpected error runs again
+INTERRUPTED = "the server stopped while the analysis ran"
 T = TypeVar("T")
 
 
@@ -59,6 +69,15 @@ def remaining_seconds(job: Job, now: datetime | None = None) -> float | None:
         started = started.replace(tzinfo=UTC)
     elapsed = max(0.0, ((now or utcnow()) - started).total_seconds())
     return elapsed * (1.0 - progress) / progress
+
+
+def describe_error(exc: BaseException) -> str:
+    """What a user may read of an unexpected error: its kind, never a query or a path."""
+    if isinstance(exc, SQLAlchemyError):
+        return "the database was unavailable"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"a file error ({exc.strerror})"
+    return "internal error"
 
 
 def _make_work_folder(work_dir: Path | None, job_id: str) -> str:
@@ -86,6 +105,9 @@ class JobRunner:
         retries: int = 3,
         retry_base_s: float = 2.0,
         work_dir: Path | None = None,
+        max_attempts: int = 3,
+        timeout_s: float = 6 * 3600.0,
+        stall_timeout_s: float = 300.0,
     ) -> None:
         self.db = db
         self.storage = storage
@@ -94,8 +116,13 @@ class JobRunner:
         self.retries = retries
         self.retry_base_s = retry_base_s
         self.work_dir = work_dir
+        self.max_attempts = max_attempts
+        self.timeout_s = timeout_s
+        self.stall_timeout_s = stall_timeout_s
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._pauses: set[asyncio.Task[None]] = set()  # jobs waiting to be queued again
+        self._errors: dict[str, int] = {}  # unexpected errors in a row, per job
         self._processes: dict[str, asyncio.subprocess.Process] = {}
 
     async def start(self) -> None:
@@ -113,7 +140,7 @@ class JobRunner:
             for job in jobs:
                 if job.status == JobStatus.RUNNING:
                     log.info("job %s: interrupted by a restart, queued again", job.id)
-                    job.status, job.progress = JobStatus.QUEUED, 0.0
+                    job.status, job.progress, job.error = JobStatus.QUEUED, 0.0, INTERRUPTED
                     session.add(job)
             await session.commit()
         for job in jobs:
@@ -126,9 +153,10 @@ class JobRunner:
         """Stops the workers; a job cut short stays `running` and resumes at the next start."""
         for process in list(self._processes.values()):
             _terminate(process)
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._pauses]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks = []
 
     def enqueue(self, job_id: str) -> None:
@@ -141,8 +169,12 @@ class JobRunner:
             _terminate(process)
 
     async def wait_idle(self) -> None:
-        """Until every queued job has been worked off (tests)."""
-        await self._queue.join()
+        """Until every queued job has been worked off, retries included (tests)."""
+        while True:
+            await self._queue.join()
+            if not self._pauses:
+                return
+            await asyncio.gather(*self._pauses, return_exceptions=True)
 
     # -- one job ---------------------------------------------------------------------------
 
@@ -151,18 +183,57 @@ class JobRunner:
             job_id = await self._queue.get()
             try:
                 await self._run(job_id)
+                self._errors.pop(job_id, None)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 log.exception("job %s: unexpected error", job_id)
-                await self._update(job_id, status=JobStatus.FAILED, error="internal error")
+                await self._after_error(job_id, exc)
             finally:
                 self._queue.task_done()
+
+    async def _after_error(self, job_id: str, exc: Exception) -> None:
+        """Queues the job again after a pause, or fails it once its attempts are used up.
+        When even that cannot be written (the database is still down), the job is tried
+        again later all the same: it must not stay `running` with no worker on it."""
+        reason = describe_error(exc)
+        try:
+            job = await self._load(job_id)
+            if job is None or job.status not in JobStatus.UNFINISHED:
+                return
+            if job.attempts >= self.max_attempts:
+                await self._give_up(job_id, job.attempts, reason)
+                return
+            await self._update(job_id, status=JobStatus.QUEUED, progress=0.0, error=reason)
+        except Exception:
+            log.exception("job %s: could not record the error; trying again later", job_id)
+        errors = self._errors[job_id] = self._errors.get(job_id, 0) + 1
+        delay = min(self.retry_base_s * 2 ** (errors - 1), RETRY_MAX_DELAY_S)
+        log.warning("job %s: runs again in %.0f s (%s)", job_id, delay, reason)
+        pause = asyncio.create_task(self._requeue_after(job_id, delay))
+        self._pauses.add(pause)
+        pause.add_done_callback(self._pauses.discard)
+
+    async def _requeue_after(self, job_id: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._queue.put_nowait(job_id)
+
+    async def _give_up(self, job_id: str, attempts: int, reason: str) -> None:
+        log.warning("job %s: failed after %d attempts: %s", job_id, attempts, reason)
+        await self._update(
+            job_id,
+            status=JobStatus.FAILED,
+            error=f"stopped after {attempts} attempts: {reason}",
+            finished_at=utcnow(),
+        )
 
     async def _run(self, job_id: str) -> None:
         job = await self._load(job_id)
         if job is None or job.status not in JobStatus.UNFINISHED:
             return  # deleted, or already finished
+        if job.attempts >= self.max_attempts:
+            await self._give_up(job_id, job.attempts, job.error or INTERRUPTED)
+            return
         await self._update(
             job_id, status=JobStatus.RUNNING, started_at=utcnow(), attempts=job.attempts + 1
         )
@@ -258,23 +329,46 @@ class JobRunner:
         return result["summary"]
 
     async def _follow(self, job_id: str, process: asyncio.subprocess.Process) -> dict[str, Any]:
-        """Relays the worker's progress into the job; returns its final message."""
+        """Relays the worker's progress into the job; returns its final message. Raises
+        JobFailed (and the caller kills the process) past the time limit, or when the worker
+        has said nothing for too long: a decoder stuck on a broken file."""
         assert process.stdout is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s
         last_write = 0.0
         final: dict[str, Any] = {}
-        async for line in process.stdout:
+        while True:
+            wait = min(self.stall_timeout_s, deadline - loop.time())
+            try:
+                line = await asyncio.wait_for(process.stdout.readline(), max(wait, 0.0))
+            except TimeoutError:
+                if loop.time() >= deadline:
+                    raise JobFailed(
+                        f"the analysis ran past its time limit of {self.timeout_s:g} s"
+                    ) from None
+                raise JobFailed(
+                    f"the analysis made no progress for {self.stall_timeout_s:g} s"
+                ) from None
+            if not line:
+                return final
             try:
                 message = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if "progress" in message:
-                now = time.monotonic()
-                if now - last_write >= PROGRESS_WRITE_S:
-                    last_write = now
-                    await self._update(job_id, progress=float(message["progress"]))
-            else:
+            if "progress" not in message:
                 final = message
-        return final
+                continue
+            now = time.monotonic()
+            if now - last_write >= PROGRESS_WRITE_S:
+                last_write = now
+                await self._write_progress(job_id, float(message["progress"]))
+
+    async def _write_progress(self, job_id: str, progress: float) -> None:
+        """Progress is only shown to the user: the analysis goes on when it cannot be saved."""
+        try:
+            await self._update(job_id, progress=progress)
+        except SQLAlchemyError as exc:
+            log.warning("job %s: progress not saved: %s", job_id, exc)
 
     async def _retrying(self, job_id: str, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
         """Storage calls are retried with exponential backoff when the failure is transient."""

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from server.accounts import Credentials
 from server.context import ACCOUNTS, bearer_token, current_user, json_body, user_json
+from server.login_limits import TooManyFailures
 
 routes = web.RouteTableDef()
 
@@ -21,7 +22,15 @@ async def register(request: web.Request) -> web.Response:
 @routes.post("/api/v1/auth/login")
 async def login(request: web.Request) -> web.Response:
     accounts = request.app[ACCOUNTS]
-    user = await accounts.login(Credentials.parse(await json_body(request)))
+    credentials = Credentials.parse(await json_body(request))
+    try:
+        user = await accounts.login(credentials, request.remote)
+    except TooManyFailures as exc:
+        return web.json_response(
+            {"error": exc.message, "detail": exc.detail},
+            status=exc.status,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
     token = await accounts.issue_token(user)
     return web.json_response({"token": token, "user": user_json(user)})
 

@@ -1,16 +1,26 @@
-"""Accounts: register, sign in, tokens, sign out, and the admin command."""
+"""Accounts: register, sign in, tokens, sign out, and the admin command; password rules,
+argon2id hashes (scrypt ones upgraded at sign-in) and the limits on failed sign-ins."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import hashlib
+import secrets
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
+import aiohttp
 import pytest
 from sqlmodel import select
 
-from server.accounts import hash_password, verify_password
+from server.app import create_app
 from server.context import DB
 from server.models import AuthToken, User
+from server.passwords import hash_password, verify_password
 from tests.server.conftest import sign_up
 
 
@@ -42,6 +52,9 @@ async def test_register_login_me_logout(client):
     [
         ({"email": "a@b.co", "password": "short"}, 400, "at least 8"),
         ({"email": "not-an-email", "password": "long enough pw"}, 400, "email"),
+        ({"email": "a@b.co", "password": "password123"}, 400, "most common"),
+        ({"email": "a@b.co", "password": " Baseball1 "}, 400, "most common"),
+        ({"email": "a" * 250 + "@b.co.uk", "password": "long enough pw"}, 400, "254"),
         ({"email": "a@b.co"}, 400, "password"),
         ({"password": "long enough pw"}, 400, "email"),
         (["a list"], 400, "JSON object"),
@@ -93,7 +106,7 @@ async def test_passwords_and_tokens_are_stored_hashed(client):
     async with client.app[DB].session() as session:
         user = (await session.exec(select(User).where(User.email == "erin@example.com"))).one()
         tokens = (await session.exec(select(AuthToken).where(AuthToken.user_id == user.id))).all()
-    assert user.password_hash.startswith("scrypt$")
+    assert user.password_hash.startswith("$argon2id$")
     assert "a secret password" not in user.password_hash
     assert [t.token_hash for t in tokens] != [alice.token]
     assert alice.token not in {t.token_hash for t in tokens}
@@ -116,3 +129,129 @@ def test_user_create_command(tmp_path):
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 2
     assert again.stderr.strip() == "badminton: error: an account with this email already exists"
+
+
+async def test_emails_past_254_characters_are_refused_at_sign_in(client):
+    response = await client.post(
+        "/api/v1/auth/login", json={"email": "a" * 300 + "@example.com", "password": "whatever"}
+    )
+    assert response.status == 400
+    assert "254" in (await response.json())["error"]
+
+
+def legacy_scrypt_hash(password: str) -> str:
+    """A password hash as accounts made before argon2id stored it."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    encoded = [base64.b64encode(v).decode() for v in (salt, digest)]
+    return "$".join(["scrypt", str(2**14), "8", "1", *encoded])
+
+
+async def test_scrypt_hashes_still_sign_in_and_are_upgraded(client):
+    async with client.app[DB].session() as session:
+        user = User(email="old@example.com", password_hash=legacy_scrypt_hash("an old password"))
+        session.add(user)
+        await session.commit()
+    login = {"email": "old@example.com", "password": "an old password"}
+    wrong = await client.post("/api/v1/auth/login", json={**login, "password": "not the one"})
+    assert wrong.status == 401
+    async with client.app[DB].session() as session:
+        assert (await session.get(User, user.id)).password_hash.startswith("scrypt$")
+
+    assert (await client.post("/api/v1/auth/login", json=login)).status == 200
+    async with client.app[DB].session() as session:
+        upgraded = (await session.get(User, user.id)).password_hash
+    assert upgraded.startswith("$argon2id$")
+    assert (await client.post("/api/v1/auth/login", json=login)).status == 200
+    async with client.app[DB].session() as session:
+        assert (await session.get(User, user.id)).password_hash == upgraded  # not redone
+
+
+async def login_status(client, email: str, password: str) -> tuple[int, dict, dict]:
+    response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    return response.status, dict(response.headers), await response.json()
+
+
+async def test_failed_sign_ins_are_limited_per_account(aiohttp_client, settings):
+    client = await aiohttp_client(create_app(replace(settings, login_failures_per_account=3)))
+    await sign_up(client, "alice@example.com")
+    await sign_up(client, "bob@example.com")
+    for _ in range(3):
+        assert (await login_status(client, "alice@example.com", "a wrong guess"))[0] == 401
+    status, headers, body = await login_status(client, "alice@example.com", "a wrong guess")
+    assert status == 429
+    retry_after = int(headers["Retry-After"])
+    assert 1 <= retry_after <= settings.login_failure_window_s
+    assert body == {
+        "error": f"too many failed sign-ins; try again in {retry_after} s",
+        "detail": {"retry_after": retry_after},
+    }
+    # The right password waits too; other accounts from the same address do not.
+    assert (await login_status(client, "alice@example.com", "correct horse battery"))[0] == 429
+    assert (await login_status(client, "bob@example.com", "correct horse battery"))[0] == 200
+    # An account that does not exist is limited the same way (nothing tells them apart).
+    for _ in range(3):
+        assert (await login_status(client, "nobody@example.com", "a wrong guess"))[0] == 401
+    assert (await login_status(client, "nobody@example.com", "a wrong guess"))[0] == 429
+
+
+async def test_a_burst_of_parallel_guesses_gets_no_more_tries(aiohttp_client, settings):
+    client = await aiohttp_client(create_app(replace(settings, login_failures_per_account=3)))
+    await sign_up(client, "alice@example.com")
+    guesses = [login_status(client, "alice@example.com", f"guess number {n}") for n in range(20)]
+    statuses = sorted(status for status, _, _ in await asyncio.gather(*guesses))
+    assert statuses == [401] * 3 + [429] * 17
+
+
+async def test_failed_sign_ins_are_limited_per_client_address(aiohttp_client, settings):
+    app = create_app(replace(settings, login_failures_per_address=4))
+    client = await aiohttp_client(app)
+    await sign_up(client, "alice@example.com")
+    for n in range(4):
+        assert (await login_status(client, f"user{n}@example.com", "a wrong guess"))[0] == 401
+    status, headers, _ = await login_status(client, "alice@example.com", "correct horse battery")
+    assert status == 429
+    assert int(headers["Retry-After"]) >= 1
+    # The same account from another address signs in.
+    other = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
+    async with aiohttp.ClientSession(connector=other) as http:
+        url = client.make_url("/api/v1/auth/login")
+        body = {"email": "alice@example.com", "password": "correct horse battery"}
+        async with http.post(url, json=body) as response:
+            assert response.status == 200
+
+
+async def test_sign_in_does_not_need_the_default_thread_pool(client):
+    """Password hashing has threads of its own: with every thread of the default pool (the
+    one file transfers use) taken, sign-ins still go through."""
+    await sign_up(client, "alice@example.com")
+    loop = asyncio.get_running_loop()
+    pool = ThreadPoolExecutor(1)
+    loop.set_default_executor(pool)
+    release = threading.Event()
+    taken = loop.run_in_executor(None, release.wait)
+    try:
+        login = client.post(
+            "/api/v1/auth/login",
+            json={"email": "alice@example.com", "password": "correct horse battery"},
+        )
+        response = await asyncio.wait_for(login, 60)
+        assert response.status == 200
+    finally:
+        release.set()
+        await taken
+
+
+@pytest.mark.parametrize(
+    "email, password, message",
+    [
+        ("admin@example.com", "password123", "most common"),
+        ("a" * 250 + "@example.com", "admin password", "longer than 254"),
+    ],
+)
+def test_user_create_command_applies_the_same_rules(tmp_path, email, password, message):
+    env = {"DATA_DIR": str(tmp_path), "BADMINTON_PASSWORD": password, "PATH": ""}
+    command = [sys.executable, "-m", "server.cli", "user", "create", email]
+    created = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert created.returncode == 2
+    assert message in created.stderr
