@@ -27,6 +27,7 @@ from storage import (
     StorageError,
     StorageUnavailable,
     TooLarge,
+    UploadClosed,
 )
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
         return _error(400, str(exc), None)
     except TooLarge as exc:
         return _error(413, str(exc), None)
+    except UploadClosed as exc:
+        return _error(409, str(exc), None)
     except StorageUnavailable as exc:
         log.warning("storage unavailable on %s %s: %s", request.method, request.path, exc)
         return _error(503, "storage is unavailable, try again", str(exc))
