@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from server.accounts import Accounts
+from server.cleanup import StorageCleaner
 from server.config import Settings
-from server.context import ACCOUNTS, DB, JOBS, SETTINGS, STORAGE, STREAMS, UPLOADS
+from server.context import ACCOUNTS, CLEANER, DB, JOBS, SETTINGS, STORAGE, STREAMS, UPLOADS
 from server.db import Database
 from server.errors import ApiError
 from server.jobs import JobRunner
-from server.logs import setup_logging
+from server.logs import QueryFreeAccessLogger, setup_logging
 from server.routes import auth, files, jobs, streams, uploads
 from server.streams import Streams
 from server.uploads import Uploads
@@ -108,6 +109,10 @@ async def storage_context(app: web.Application) -> AsyncIterator[None]:
     storage = build_storage(settings)
     if isinstance(storage, S3Storage):
         await storage.ensure_bucket(list(settings.cors_origins) or ["*"])
+    if isinstance(storage, LocalStorage):
+        removed = await storage.remove_leftovers()
+        if removed:
+            log.info("removed %d unfinished file(s) left in local storage by a stop", removed)
     app[STORAGE] = storage
     yield
     await storage.close()
@@ -124,10 +129,18 @@ async def jobs_context(app: web.Application) -> AsyncIterator[None]:
         work_dir=settings.work_dir,
     )
     app[JOBS] = runner
-    app[UPLOADS] = Uploads(app[DB], app[STORAGE], runner, settings)
+    app[UPLOADS] = Uploads(app[DB], app[STORAGE], runner, app[CLEANER], settings)
     await runner.start()
     yield
     await runner.close()
+
+
+async def cleanup_context(app: web.Application) -> AsyncIterator[None]:
+    cleaner = StorageCleaner(app[DB], app[STORAGE], app[SETTINGS].upload_sweep_s)
+    app[CLEANER] = cleaner
+    cleaner.start()
+    yield
+    await cleaner.close()
 
 
 async def streams_context(app: web.Application) -> AsyncIterator[None]:
@@ -142,7 +155,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings.from_env()
     app = web.Application(middlewares=[json_errors], client_max_size=settings.max_request_bytes)
     app[SETTINGS] = settings
-    app.cleanup_ctx.extend([database_context, storage_context, jobs_context, streams_context])
+    app.cleanup_ctx.extend(
+        [database_context, storage_context, cleanup_context, jobs_context, streams_context]
+    )
     app.router.add_get("/api/v1/health", health)
     for module in (auth, uploads, jobs, files, streams):
         app.router.add_routes(module.routes)
@@ -157,4 +172,10 @@ def run(settings: Settings) -> None:
     log.info(
         "serving on http://%s:%d (data in %s)", settings.host, settings.port, settings.data_dir
     )
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log_class=QueryFreeAccessLogger,
+    )

@@ -7,8 +7,12 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T", int, float)
 
 MB = 1024 * 1024
+GB = 1024 * MB
 
 
 class ConfigError(ValueError):
@@ -44,6 +48,13 @@ class Settings:
     single_upload_max_bytes: int = 100 * MB
     max_upload_bytes: int = 50 * 1024 * MB
     upload_part_bytes: int = 16 * MB
+    # Per user: uploads requested and not yet confirmed (URLs still valid), and the bytes of
+    # every video kept or announced.
+    max_uploads_in_flight: int = 4
+    user_quota_bytes: int = 100 * GB
+    # How often uploads whose URLs expired unconfirmed, and storage deletions that could not
+    # be done at once, are cleaned up.
+    upload_sweep_s: float = 300.0
     analysis_fps: float = 15.0
     job_workers: int = 1
     job_retries: int = 3
@@ -115,9 +126,23 @@ class Settings:
                 live_pose_budget=float(env.get("LIVE_POSE_BUDGET", cls.live_pose_budget)),
                 max_live_sessions=int(env.get("MAX_LIVE_SESSIONS", cls.max_live_sessions)),
                 publisher_grace_s=float(env.get("PUBLISHER_GRACE_S", cls.publisher_grace_s)),
+                max_uploads_in_flight=_positive(
+                    "MAX_UPLOADS_IN_FLIGHT", int(env.get("MAX_UPLOADS_IN_FLIGHT", 4))
+                ),
+                user_quota_bytes=GB
+                * _positive("USER_QUOTA_GB", int(env.get("USER_QUOTA_GB", 100))),
+                upload_sweep_s=_positive(
+                    "UPLOAD_SWEEP_S", float(env.get("UPLOAD_SWEEP_S", cls.upload_sweep_s))
+                ),
             )
         except ValueError as exc:
             raise ConfigError(f"bad setting: {exc}") from exc
+
+
+def _positive(name: str, value: T) -> T:
+    if not value > 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+    return value
 
 
 def _split(value: str | None) -> tuple[str, ...]:
