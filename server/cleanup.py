@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import col, delete, select, update
@@ -24,6 +24,7 @@ from storage import Storage, StorageError, StorageUnavailable
 log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 200  # cleanups tried per sweep at most
+MAX_RETRY_DELAY_S = 3600.0
 EXPIRED = "the upload was not finished and confirmed before its URL expired"
 
 
@@ -101,14 +102,16 @@ class StorageCleaner:
     async def run(self, records: Sequence[StorageCleanup]) -> bool:
         """Carries out the records already due; True when none of them is left."""
         now = utcnow()
-        left = False
+        done = True
         for record in records:
             if _aware(record.due_at) > now:
                 continue
-            if not await self._carry_out(record):
-                left = True
-                break  # storage is unreachable: the sweep tries the rest later
-        return not left
+            error = await self._carry_out(record)
+            if error is not None:
+                done = False
+                if isinstance(error, StorageUnavailable):
+                    break  # the sweep tries the rest once storage answers again
+        return done
 
     async def sweep(self) -> None:
         """Ends abandoned uploads, then carries out every removal that is due."""
@@ -154,9 +157,9 @@ class StorageCleaner:
             log.info("job %s: upload expired unconfirmed, its bytes are removed", job.id)
         return len(rows)
 
-    async def _carry_out(self, record: StorageCleanup) -> bool:
-        """Removes what a record names and drops the record; False if storage is
-        unreachable. Other storage errors are kept on the record and tried again later."""
+    async def _carry_out(self, record: StorageCleanup) -> StorageError | None:
+        """Removes what a record names and drops the record; on a storage error the record
+        stays, with the error, for the next sweep."""
         try:
             if record.upload_id:
                 await self.storage.abort_multipart(record.key, record.upload_id)
@@ -166,19 +169,26 @@ class StorageCleaner:
                 await self.storage.delete(record.key)
         except StorageError as exc:
             log.warning("could not remove %s from storage yet: %s", record.key, exc)
-            await self._failed(record.id, str(exc))
-            return not isinstance(exc, StorageUnavailable)
+            await self._failed(record, str(exc))
+            return exc
         async with self.db.session() as session:
             await session.exec(delete(StorageCleanup).where(col(StorageCleanup.id) == record.id))
             await session.commit()
-        return True
+        return None
 
-    async def _failed(self, record_id: str, error: str) -> None:
+    async def _failed(self, record: StorageCleanup, error: str) -> None:
+        """Keeps the record, tried again later and later, so that a removal that keeps
+        failing does not hold up the ones behind it."""
+        delay = min(self.interval_s * 2 ** min(record.attempts, 20), MAX_RETRY_DELAY_S)
         async with self.db.session() as session:
             await session.exec(
                 update(StorageCleanup)
-                .where(col(StorageCleanup.id) == record_id)
-                .values(attempts=StorageCleanup.attempts + 1, error=error[:1000])
+                .where(col(StorageCleanup.id) == record.id)
+                .values(
+                    attempts=StorageCleanup.attempts + 1,
+                    error=error[:1000],
+                    due_at=utcnow() + timedelta(seconds=delay),
+                )
             )
             await session.commit()
 
