@@ -189,8 +189,8 @@ class Uploads:
             if upload_row is not None:
                 upload_row.status, upload_row.completed_at = UploadStatus.COMPLETE, utcnow()
                 session.add(upload_row)
-                if upload_row.key != job.s3_video_key:  # what a late PUT could make again
-                    schedule(session, upload_row.key, max(upload_row.expires_at, utcnow()))
+                # S3 takes a PUT on a URL still valid: what it makes goes once they expire.
+                schedule(session, upload_row.key, max(upload_row.expires_at, utcnow()))
             await session.commit()
             stored = await session.get(Job, job.id)
             assert stored is not None
