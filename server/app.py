@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from server.accounts import Accounts
+from server.cleanup import StorageCleaner
 from server.config import Settings
-from server.context import ACCOUNTS, DB, JOBS, SETTINGS, STORAGE, STREAMS, UPLOADS
+from server.context import ACCOUNTS, CLEANER, DB, JOBS, SETTINGS, STORAGE, STREAMS, UPLOADS
 from server.db import Database
 from server.errors import ApiError
 from server.jobs import JobRunner
-from server.logs import setup_logging
+from server.logs import QueryFreeAccessLogger, setup_logging
 from server.routes import auth, files, jobs, streams, uploads
 from server.security_headers import install as install_security_headers
 from server.streams import Streams
@@ -28,6 +29,7 @@ from storage import (
     StorageError,
     StorageUnavailable,
     TooLarge,
+    UploadClosed,
 )
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,8 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
         return _error(400, str(exc), None)
     except TooLarge as exc:
         return _error(413, str(exc), None)
+    except UploadClosed as exc:
+        return _error(409, str(exc), None)
     except StorageUnavailable as exc:
         log.warning("storage unavailable on %s %s: %s", request.method, request.path, exc)
         return _error(503, "storage is unavailable, try again", str(exc))
@@ -110,6 +114,10 @@ async def storage_context(app: web.Application) -> AsyncIterator[None]:
     storage = build_storage(settings)
     if isinstance(storage, S3Storage):
         await storage.ensure_bucket(list(settings.cors_origins) or ["*"])
+    if isinstance(storage, LocalStorage):
+        removed = await storage.remove_leftovers()
+        if removed:
+            log.info("removed %d unfinished file(s) left in local storage by a stop", removed)
     app[STORAGE] = storage
     yield
     await storage.close()
@@ -129,10 +137,18 @@ async def jobs_context(app: web.Application) -> AsyncIterator[None]:
         stall_timeout_s=settings.job_stall_timeout_s,
     )
     app[JOBS] = runner
-    app[UPLOADS] = Uploads(app[DB], app[STORAGE], runner, settings)
+    app[UPLOADS] = Uploads(app[DB], app[STORAGE], runner, app[CLEANER], settings)
     await runner.start()
     yield
     await runner.close()
+
+
+async def cleanup_context(app: web.Application) -> AsyncIterator[None]:
+    cleaner = StorageCleaner(app[DB], app[STORAGE], app[SETTINGS].upload_sweep_s)
+    app[CLEANER] = cleaner
+    cleaner.start()
+    yield
+    await cleaner.close()
 
 
 async def streams_context(app: web.Application) -> AsyncIterator[None]:
@@ -148,7 +164,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app = web.Application(middlewares=[json_errors], client_max_size=settings.max_request_bytes)
     app[SETTINGS] = settings
     install_security_headers(app, settings)
-    app.cleanup_ctx.extend([database_context, storage_context, jobs_context, streams_context])
+    app.cleanup_ctx.extend(
+        [database_context, storage_context, cleanup_context, jobs_context, streams_context]
+    )
     app.router.add_get("/api/v1/health", health)
     for module in (auth, uploads, jobs, files, streams):
         app.router.add_routes(module.routes)
@@ -167,4 +185,10 @@ def run(settings: Settings) -> None:
         log.info("links handed out point at %s", settings.public_url)
     else:
         log.info("links handed out point at the listening address (set PUBLIC_URL to change)")
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log_class=QueryFreeAccessLogger,
+    )

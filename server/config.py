@@ -7,11 +7,15 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from server.json_input import DEFAULT_MAX_DEPTH
 
+T = TypeVar("T", int, float)
+
 MB = 1024 * 1024
+GB = 1024 * MB
 # TURN credentials live long enough to set up a relay, and never long past a match.
 MIN_TURN_TTL_S = 60
 MAX_TURN_TTL_S = 6 * 3600
@@ -54,6 +58,13 @@ class Settings:
     single_upload_max_bytes: int = 100 * MB
     max_upload_bytes: int = 50 * 1024 * MB
     upload_part_bytes: int = 16 * MB
+    # Per user: uploads requested and not yet confirmed (URLs still valid), and the bytes of
+    # every video kept or announced.
+    max_uploads_in_flight: int = 4
+    user_quota_bytes: int = 100 * GB
+    # How often uploads whose URLs expired unconfirmed, and storage deletions that could not
+    # be done at once, are cleaned up.
+    upload_sweep_s: float = 300.0
     analysis_fps: float = 15.0
     job_workers: int = 1
     job_retries: int = 3
@@ -192,9 +203,23 @@ class Settings:
                 max_viewers_per_link=int(env.get("MAX_VIEWERS_PER_LINK", cls.max_viewers_per_link)),
                 max_viewer_links=int(env.get("MAX_VIEWER_LINKS", cls.max_viewer_links)),
                 max_json_depth=int(env.get("MAX_JSON_DEPTH", cls.max_json_depth)),
+                max_uploads_in_flight=_positive(
+                    "MAX_UPLOADS_IN_FLIGHT", int(env.get("MAX_UPLOADS_IN_FLIGHT", 4))
+                ),
+                user_quota_bytes=GB
+                * _positive("USER_QUOTA_GB", int(env.get("USER_QUOTA_GB", 100))),
+                upload_sweep_s=_positive(
+                    "UPLOAD_SWEEP_S", float(env.get("UPLOAD_SWEEP_S", cls.upload_sweep_s))
+                ),
             )
         except ValueError as exc:
             raise ConfigError(f"bad setting: {exc}") from exc
+
+
+def _positive(name: str, value: T) -> T:
+    if not value > 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+    return value
 
 
 def _split(value: str | None) -> tuple[str, ...]:

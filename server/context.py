@@ -14,6 +14,7 @@ from server.json_input import JsonInputError, parse_json
 from server.models import User
 
 if TYPE_CHECKING:
+    from server.cleanup import StorageCleaner
     from server.jobs import JobRunner
     from server.streams import Streams
     from server.uploads import Uploads
@@ -25,6 +26,7 @@ ACCOUNTS = web.AppKey("accounts", Accounts)
 STORAGE: web.AppKey[Storage] = web.AppKey("storage")
 JOBS: web.AppKey[JobRunner] = web.AppKey("jobs")
 UPLOADS: web.AppKey[Uploads] = web.AppKey("uploads")
+CLEANER: web.AppKey[StorageCleaner] = web.AppKey("cleaner")
 STREAMS: web.AppKey[Streams] = web.AppKey("streams")
 USER = web.RequestKey("user", User)
 

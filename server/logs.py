@@ -7,6 +7,9 @@ import logging
 import os
 import time
 
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -20,6 +23,27 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry)
+
+
+class QueryFreeAccessLogger(AbstractAccessLogger):
+    """One line per request without query strings: signed URLs carry their signature (and
+    viewer links their token) in the query, and a log line must not be a usable link."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        referer = request.headers.get("Referer", "-").split("?", 1)[0]
+        self.logger.info(
+            '%s "%s %s HTTP/%d.%d" %d %d "%s" "%s" %.3fs',
+            request.remote,
+            request.method,
+            request.path,
+            request.version.major,
+            request.version.minor,
+            response.status,
+            response.body_length,
+            referer,
+            request.headers.get("User-Agent", "-"),
+            time,
+        )
 
 
 def setup_logging(level: str | None = None, fmt: str | None = None) -> None:

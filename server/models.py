@@ -83,8 +83,19 @@ class Job(SQLModel, table=True):
     finished_at: datetime | None = None
 
 
+class UploadStatus:
+    PENDING = "pending"  # URLs issued, the bytes may still be arriving
+    COMPLETE = "complete"  # every byte arrived (multipart joined, or confirmed)
+    ABORTED = "aborted"  # cancelled by the client
+    EXPIRED = "expired"  # not confirmed before its URLs expired
+    REJECTED = "rejected"  # the stored object was not the size announced
+
+    DISCARDED = (ABORTED, EXPIRED, REJECTED)  # its bytes are gone or going
+
+
 class Upload(SQLModel, table=True):
-    """The transfer of one job's video into storage (single PUT or multipart)."""
+    """The transfer of one job's video into storage (single PUT or multipart) to `key`; on
+    confirmation the object moves to the job's `s3_video_key`, which no upload URL names."""
 
     __tablename__ = "uploads"
 
@@ -96,10 +107,28 @@ class Upload(SQLModel, table=True):
     content_type: str = Field(max_length=127)
     multipart_id: str | None = Field(default=None, max_length=1024)
     part_size: int | None = Field(default=None, sa_type=BigInteger)
-    status: str = Field(default="pending", max_length=16)  # pending | complete | aborted
+    status: str = Field(default=UploadStatus.PENDING, max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     completed_at: datetime | None = None
+
+
+class StorageCleanup(SQLModel, table=True):
+    """Something to remove from storage once `due_at` has passed, kept until it is gone: the
+    files of a deleted job (storage may be down), an abandoned upload, or what a late PUT
+    on a URL still valid may have left (S3 cannot refuse one)."""
+
+    __tablename__ = "storage_cleanups"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    # An object key, or a folder prefix when it ends in "/".
+    key: str = Field(max_length=1024)
+    # A multipart upload of `key` to abort, rather than an object to delete.
+    upload_id: str | None = Field(default=None, max_length=1024)
+    due_at: datetime = Field(default_factory=utcnow, index=True)
+    attempts: int = 0
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class StreamStatus:

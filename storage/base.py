@@ -47,6 +47,10 @@ class SignatureError(StorageError):
     """A signed URL is expired, tampered with or incomplete."""
 
 
+class UploadClosed(StorageError):
+    """A presigned write came for a key that no longer takes one (moved, deleted, expired)."""
+
+
 class StorageUnavailable(StorageError):
     """A transient failure (network, 5xx, throttling): the only kind worth retrying."""
 
@@ -114,6 +118,16 @@ def validate_part_numbers(part_numbers: Sequence[int]) -> list[int]:
         if not isinstance(number, int) or not 1 <= number <= MAX_PART_NUMBER:
             raise InvalidUpload(f"part number must be 1..{MAX_PART_NUMBER}, got {number!r}")
     return numbers
+
+
+def validate_sizes(part_numbers: Sequence[int], sizes: Sequence[int] | None) -> list[int] | None:
+    """The part sizes if there is one positive size per part number, else raises ValueError."""
+    if sizes is None:
+        return None
+    sizes = list(sizes)
+    if len(sizes) != len(part_numbers) or any(size <= 0 for size in sizes):
+        raise ValueError("sizes needs one positive size per part number")
+    return sizes
 
 
 def validate_expires_in(expires_in: int) -> int:
@@ -198,12 +212,21 @@ class Storage(Protocol):
         """Copies an object, content type included."""
         ...
 
+    async def move(self, src: str, dst: str) -> ObjectInfo:
+        """Moves an object to `dst` and closes `src` to presigned writes where the backend
+        can (the local store refuses them; S3 cannot, so a PUT on a URL still valid makes a
+        new object at `src`). Returns the object's metadata at `dst`."""
+        ...
+
     async def list_keys(self, prefix: str) -> list[str]:
         """Sorted keys of the objects under the folder `prefix` (`""` lists everything)."""
         ...
 
-    async def presign_put(self, key: str, content_type: str, expires_in: int) -> str:
-        """A URL for a single PUT; the client must send exactly this Content-Type."""
+    async def presign_put(
+        self, key: str, content_type: str, expires_in: int, size: int | None = None
+    ) -> str:
+        """A URL for a single PUT; the client must send exactly this Content-Type, and with
+        `size` exactly that many bytes."""
         ...
 
     async def create_multipart(self, key: str, content_type: str) -> str:
@@ -211,9 +234,15 @@ class Storage(Protocol):
         ...
 
     async def presign_parts(
-        self, key: str, upload_id: str, part_numbers: Sequence[int], expires_in: int
+        self,
+        key: str,
+        upload_id: str,
+        part_numbers: Sequence[int],
+        expires_in: int,
+        sizes: Sequence[int] | None = None,
     ) -> list[PartUpload]:
-        """One PUT URL per part number."""
+        """One PUT URL per part number; with `sizes` (one per part number) each URL takes
+        exactly that many bytes."""
         ...
 
     async def complete_multipart(

@@ -5,9 +5,13 @@ Layout under `root`:
     objects/<key>                 the objects themselves
     .meta/<key>.json              content type and ETag of each object
     .multipart/<upload id>/       upload.json (key, content type) and one file per part
+    .open/<key>.json              keys that take presigned PUTs, and until when
     .tmp/                         files being written, renamed into place when complete
 
 Keeping objects in their own folder means no key can collide with the bookkeeping folders.
+A key takes presigned PUTs from `presign_put` until it is moved or deleted or its URL
+expires; afterwards a PUT on a URL still signed is refused, so nothing can replace or
+recreate an upload once the server has taken it over.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import re
 import secrets
 import shutil
 import stat
+import threading
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,11 +41,14 @@ from .base import (
     ObjectNotFound,
     PartUpload,
     StorageError,
+    TooLarge,
+    UploadClosed,
     normalize_etag,
     validate_expires_in,
     validate_key,
     validate_part_numbers,
     validate_prefix,
+    validate_sizes,
 )
 from .files import (
     AtomicFile,
@@ -71,13 +80,40 @@ class LocalStorage:
         self.root = Path(root)
         self.url_prefix = url_prefix.rstrip("/")
         self._signer = UrlSigner(secret)
-        for folder in ("objects", ".meta", ".multipart", ".tmp"):
+        for folder in ("objects", ".meta", ".multipart", ".open", ".tmp"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
         # Resolved once so that containment checks compare real paths on both sides.
         self._objects = (self.root / "objects").resolve()
         self._meta = (self.root / ".meta").resolve()
         self._uploads = (self.root / ".multipart").resolve()
+        self._open = (self.root / ".open").resolve()
         self._tmp = (self.root / ".tmp").resolve()
+        # Held (in threads) while a presigned PUT is committed and while a key is closed, so
+        # that a PUT arriving as its key is moved or deleted lands before or not at all.
+        self._gate = threading.Lock()
+
+    async def remove_leftovers(self) -> int:
+        """Removes what an earlier run left half-done: files being written when it stopped,
+        and the records of keys whose presigned PUT URLs have expired. Call it before the
+        store is used; returns how many entries went."""
+
+        def remove() -> int:
+            removed = 0
+            for entry in self._tmp.iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+                removed += 1
+            now = time.time()
+            for marker in [p for p in self._open.rglob("*.json") if p.is_file()]:
+                if _open_until(marker) < now:
+                    marker.unlink(missing_ok=True)
+                    prune_empty_dirs(marker.parent, self._open)
+                    removed += 1
+            return removed
+
+        return await _run(remove)
 
     # -- signed URLs ---------------------------------------------------------------------
 
@@ -90,30 +126,49 @@ class LocalStorage:
         """
         return self._signer.verify(op, validate_key(key), query, now)
 
-    async def presign_put(self, key: str, content_type: str, expires_in: int) -> str:
+    async def presign_put(
+        self, key: str, content_type: str, expires_in: int, size: int | None = None
+    ) -> str:
+        """Signs a PUT URL and opens `key` to presigned PUTs until the URL expires."""
         validate_key(key)
         _check_content_type(content_type)
-        query = self._signer.sign("put", key, {"ct": content_type}, validate_expires_in(expires_in))
+        params = {"ct": content_type} | ({"len": str(size)} if size is not None else {})
+        query = self._signer.sign("put", key, params, validate_expires_in(expires_in))
+        marker = self._open_path(key)
+
+        def open_key() -> None:
+            record = AtomicFile(self._tmp)
+            try:
+                record.write(json.dumps({"until": int(query["expires"])}).encode())
+                with self._gate:
+                    record.commit(marker)
+            finally:
+                record.discard()
+
+        await _run(open_key)
         return self._url(key, query)
 
     async def presign_parts(
-        self, key: str, upload_id: str, part_numbers: Sequence[int], expires_in: int
+        self,
+        key: str,
+        upload_id: str,
+        part_numbers: Sequence[int],
+        expires_in: int,
+        sizes: Sequence[int] | None = None,
     ) -> list[PartUpload]:
         validate_key(key)
         _check_upload_id(upload_id)
         validate_expires_in(expires_in)
-        return [
-            PartUpload(
-                number,
-                self._url(
-                    key,
-                    self._signer.sign(
-                        "part", key, {"upload": upload_id, "part": str(number)}, expires_in
-                    ),
-                ),
-            )
-            for number in validate_part_numbers(part_numbers)
-        ]
+        numbers = validate_part_numbers(part_numbers)
+        lengths = validate_sizes(numbers, sizes)
+        urls = []
+        for i, number in enumerate(numbers):
+            params = {"upload": upload_id, "part": str(number)}
+            if lengths is not None:
+                params["len"] = str(lengths[i])
+            query = self._signer.sign("part", key, params, expires_in)
+            urls.append(PartUpload(number, self._url(key, query)))
+        return urls
 
     async def download_url(self, key: str, expires_in: int, filename: str | None = None) -> str:
         """A signed GET URL; the server adds the attachment header when `filename` is signed."""
@@ -160,7 +215,13 @@ class LocalStorage:
     async def put_stream(
         self, key: str, chunks: AsyncIterator[bytes], content_type: str | None = None
     ) -> ObjectInfo:
-        return await self.write_signed_put(key, chunks, content_type, None)
+        path = self._object_path(key)
+        out = await _run(AtomicFile, self._tmp)
+        try:
+            await write_chunks(chunks, out)
+            return await _run(self._commit, key, path, out, content_type, f'"{out.md5_hex()}"')
+        finally:
+            out.discard()
 
     async def write_signed_put(
         self,
@@ -168,13 +229,29 @@ class LocalStorage:
         chunks: AsyncIterator[bytes],
         content_type: str | None,
         max_bytes: int | None,
+        size: int | None = None,
     ) -> ObjectInfo:
-        """Stores a request body received on a verified `put` URL; TooLarge past `max_bytes`."""
+        """Stores a request body received on a verified `put` URL.
+
+        UploadClosed if the key no longer takes presigned PUTs; with `size` (the URL's
+        signed length) TooLarge as soon as more arrives and InvalidUpload for less, else
+        TooLarge past `max_bytes`.
+        """
         path = self._object_path(key)
+        marker = self._open_path(key)
+        if not await _run(_is_open, marker):
+            raise UploadClosed(f"{key!r} takes no more uploads: request a new upload URL")
         out = await _run(AtomicFile, self._tmp)
         try:
-            await write_chunks(chunks, out, max_bytes)
-            return await _run(self._commit, key, path, out, content_type, f'"{out.md5_hex()}"')
+            await _receive(chunks, out, max_bytes, size)
+
+            def commit() -> ObjectInfo:
+                with self._gate:
+                    if not _is_open(marker):
+                        raise UploadClosed(f"{key!r} was closed while its upload arrived")
+                    return self._commit(key, path, out, content_type, f'"{out.md5_hex()}"')
+
+            return await _run(commit)
         finally:
             out.discard()
 
@@ -219,14 +296,16 @@ class LocalStorage:
         part_number: int,
         chunks: AsyncIterator[bytes],
         max_bytes: int | None,
+        size: int | None = None,
     ) -> str:
-        """Stores one part received on a verified `part` URL; returns its quoted MD5 ETag."""
+        """Stores one part received on a verified `part` URL; returns its quoted MD5 ETag.
+        With `size` (the URL's signed length) the part must have exactly that many bytes."""
         validate_key(key)
         validate_part_numbers([part_number])
         folder, _ = await _run(self._open_upload, key, upload_id)
         out = await _run(AtomicFile, self._tmp)
         try:
-            await write_chunks(chunks, out, max_bytes)
+            await _receive(chunks, out, max_bytes, size)
             await _run(self._commit_part, folder, part_number, out)
         finally:
             out.discard()
@@ -377,17 +456,51 @@ class LocalStorage:
     # -- removing and copying ------------------------------------------------------------
 
     async def delete(self, key: str) -> None:
+        """Removes the object and closes its key to presigned PUTs."""
         path = self._object_path(key)
         meta = self._meta_path(key)
 
         def remove() -> None:
-            if path.is_file():
-                path.unlink(missing_ok=True)
-            meta.unlink(missing_ok=True)
+            with self._gate:
+                self._close(key)
+                if path.is_file():
+                    path.unlink(missing_ok=True)
+                meta.unlink(missing_ok=True)
             prune_empty_dirs(path.parent, self._objects)
             prune_empty_dirs(meta.parent, self._meta)
 
         await _run(remove)
+
+    async def move(self, src: str, dst: str) -> ObjectInfo:
+        """Renames the object (no data copied) and closes `src` to presigned PUTs."""
+        source, target = self._object_path(src), self._object_path(dst)
+        source_meta, target_meta = self._meta_path(src), self._meta_path(dst)
+
+        def move() -> ObjectInfo:
+            with self._gate:
+                self._close(src)
+                info = self._info(src, source)
+                if info is None:
+                    raise ObjectNotFound(src)
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(source, target)
+                except (NotADirectoryError, IsADirectoryError, FileExistsError):
+                    raise InvalidKey(f"key {dst!r} collides with an existing object") from None
+                if source_meta.is_file():
+                    target_meta.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(source_meta, target_meta)
+            prune_empty_dirs(source.parent, self._objects)
+            prune_empty_dirs(source_meta.parent, self._meta)
+            return ObjectInfo(dst, info.size, info.content_type, info.etag)
+
+        return await _run(move)
+
+    def _close(self, key: str) -> None:
+        """Stops presigned PUTs to `key` (the caller holds the gate)."""
+        marker = self._open_path(key)
+        marker.unlink(missing_ok=True)
+        prune_empty_dirs(marker.parent, self._open)
 
     async def delete_prefix(self, prefix: str) -> int:
         folder_prefix = validate_prefix(prefix)
@@ -433,6 +546,37 @@ class LocalStorage:
 
     def _meta_path(self, key: str) -> Path:
         return _inside(self._meta, validate_key(key) + ".json")
+
+    def _open_path(self, key: str) -> Path:
+        return _inside(self._open, validate_key(key) + ".json")
+
+
+def _open_until(marker: Path) -> float:
+    """Until when (unix time) a key's marker lets presigned PUTs in; 0 when absent."""
+    try:
+        return float(json.loads(marker.read_text())["until"])
+    except (*_MISSING, ValueError, KeyError, TypeError):
+        return 0.0
+
+
+def _is_open(marker: Path) -> bool:
+    return _open_until(marker) >= time.time()
+
+
+async def _receive(
+    chunks: AsyncIterator[bytes], out: AtomicFile, max_bytes: int | None, size: int | None
+) -> None:
+    """Writes a request body into `out`: exactly `size` bytes when given, else at most
+    `max_bytes`. Reading stops as soon as the body runs over."""
+    if size is None:
+        await write_chunks(chunks, out, max_bytes)
+        return
+    try:
+        await write_chunks(chunks, out, size)
+    except TooLarge:
+        raise TooLarge(f"the body is longer than the {size} bytes of this URL") from None
+    if out.size != size:
+        raise InvalidUpload(f"the body has {out.size} bytes, this URL takes exactly {size}")
 
 
 def _inside(base: Path, relative: str) -> Path:

@@ -28,6 +28,7 @@ from .base import (
     validate_key,
     validate_part_numbers,
     validate_prefix,
+    validate_sizes,
 )
 from .files import AtomicFile, write_chunks
 from .s3_errors import NOT_FOUND_CODES, error_code, translated
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 PART_SIZE = 16 * 1024 * 1024
+# CopyObject copies at most 5 GiB in one request; larger objects are copied in parts.
+MAX_SINGLE_COPY = 5 * 1024**3
+COPY_PART_SIZE = 512 * 1024 * 1024
 DELETE_BATCH = 1000  # the most keys one DeleteObjects call accepts
 
 
@@ -60,19 +64,23 @@ class S3Storage:
         secret_access_key: str | None = None,
         multipart_threshold: int = MULTIPART_THRESHOLD,
         part_size: int = PART_SIZE,
+        max_single_copy: int = MAX_SINGLE_COPY,
+        copy_part_size: int = COPY_PART_SIZE,
         max_attempts: int = 3,
         connect_timeout: float = 10,
         read_timeout: float = 60,
         session: AioSession | None = None,
     ) -> None:
-        if part_size < MIN_PART_SIZE:
-            raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes")
+        if min(part_size, copy_part_size) < MIN_PART_SIZE:
+            raise ValueError(f"part sizes must be at least {MIN_PART_SIZE} bytes")
         self.bucket = bucket
         self.region = region
         self.endpoint_url = endpoint_url
         self.cloudfront_domain = cloudfront_domain.strip("/") if cloudfront_domain else None
         self.multipart_threshold = multipart_threshold
         self.part_size = part_size
+        self.max_single_copy = max_single_copy
+        self.copy_part_size = copy_part_size
         self._credentials = {
             name: value
             for name, value in (
@@ -250,17 +258,28 @@ class S3Storage:
         return str(response["UploadId"])
 
     async def presign_parts(
-        self, key: str, upload_id: str, part_numbers: Sequence[int], expires_in: int
+        self,
+        key: str,
+        upload_id: str,
+        part_numbers: Sequence[int],
+        expires_in: int,
+        sizes: Sequence[int] | None = None,
     ) -> list[PartUpload]:
+        """With `sizes`, each URL signs its part's Content-Length: S3 refuses another one."""
         validate_key(key)
         validate_expires_in(expires_in)
+        numbers = validate_part_numbers(part_numbers)
+        lengths = validate_sizes(numbers, sizes)
         s3 = await self._s3()
         urls = []
-        for number in validate_part_numbers(part_numbers):
-            params = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id}
+        for i, number in enumerate(numbers):
+            params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id}
+            params["PartNumber"] = number
+            if lengths is not None:
+                params["ContentLength"] = lengths[i]
             with translated(key):
                 url = await s3.generate_presigned_url(
-                    "upload_part", Params={**params, "PartNumber": number}, ExpiresIn=expires_in
+                    "upload_part", Params=params, ExpiresIn=expires_in
                 )
             urls.append(PartUpload(number, url))
         return urls
@@ -297,9 +316,14 @@ class S3Storage:
 
     # -- presigned single requests -------------------------------------------------------
 
-    async def presign_put(self, key: str, content_type: str, expires_in: int) -> str:
+    async def presign_put(
+        self, key: str, content_type: str, expires_in: int, size: int | None = None
+    ) -> str:
+        """With `size` the URL signs the Content-Length: S3 refuses a body of another size."""
         validate_key(key)
-        params = {"Bucket": self.bucket, "Key": key, "ContentType": content_type}
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "ContentType": content_type}
+        if size is not None:
+            params["ContentLength"] = size
         return await self._presign("put_object", params, expires_in)
 
     async def download_url(self, key: str, expires_in: int, filename: str | None = None) -> str:
@@ -423,14 +447,61 @@ class S3Storage:
         return len(keys)
 
     async def copy(self, src: str, dst: str) -> None:
-        """Server-side copy, content type included (single request: objects up to 5 GiB)."""
+        """Server-side copy, content type included; in parts above `max_single_copy`."""
         validate_key(src)
         validate_key(dst)
+        info = await self.head(src)
+        if info is None:
+            raise ObjectNotFound(src)
+        if info.size > self.max_single_copy:
+            await self._copy_in_parts(info, dst)
+            return
         s3 = await self._s3()
         with translated(src):
             await s3.copy_object(
                 Bucket=self.bucket, Key=dst, CopySource={"Bucket": self.bucket, "Key": src}
             )
+
+    async def _copy_in_parts(self, source: ObjectInfo, dst: str) -> None:
+        """UploadPartCopy of `copy_part_size` byte ranges; aborted on any failure."""
+        content_type = source.content_type or DEFAULT_CONTENT_TYPE
+        upload_id = await self.create_multipart(dst, content_type)
+        parts: list[tuple[int, str]] = []
+        s3 = await self._s3()
+        try:
+            for start in range(0, source.size, self.copy_part_size):
+                end = min(start + self.copy_part_size, source.size) - 1
+                with translated(source.key):
+                    response = await s3.upload_part_copy(
+                        Bucket=self.bucket,
+                        Key=dst,
+                        UploadId=upload_id,
+                        PartNumber=len(parts) + 1,
+                        CopySource={"Bucket": self.bucket, "Key": source.key},
+                        CopySourceRange=f"bytes={start}-{end}",
+                    )
+                parts.append((len(parts) + 1, str(response["CopyPartResult"]["ETag"])))
+            with translated(dst):
+                await s3.complete_multipart_upload(
+                    Bucket=self.bucket,
+                    Key=dst,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": _part_list(parts)},
+                )
+        except BaseException:
+            await asyncio.shield(self._abort_quietly(dst, upload_id))
+            raise
+
+    async def move(self, src: str, dst: str) -> ObjectInfo:
+        """Copies to `dst`, then deletes `src`. S3 cannot refuse a PUT on a URL still valid
+        for `src`: it makes a new object there, which the caller must remove once the URL
+        has expired."""
+        await self.copy(src, dst)
+        await self.delete(src)
+        info = await self.head(dst)
+        if info is None:
+            raise ObjectNotFound(dst)
+        return info
 
 
 def _info(key: str, response: dict[str, Any]) -> ObjectInfo:

@@ -10,10 +10,11 @@ from urllib.parse import urlencode
 
 from .base import SignatureError
 
-# Parameters each operation signs; only those listed as required must be present.
+# Parameters each operation signs; only those listed as required must be present. `len` is
+# the exact body length a write URL takes.
 SIGNED_FIELDS: dict[str, tuple[str, ...]] = {
-    "put": ("expires", "ct"),
-    "part": ("expires", "upload", "part"),
+    "put": ("expires", "ct", "len"),
+    "part": ("expires", "upload", "part", "len"),
     "get": ("expires", "filename"),
 }
 REQUIRED_FIELDS: dict[str, frozenset[str]] = {

@@ -7,7 +7,7 @@ from aiohttp import web
 
 from server.context import SETTINGS, STORAGE
 from server.errors import ApiError
-from storage import LocalStorage, SignatureError, attachment_disposition
+from storage import LocalStorage, SignatureError, TooLarge, attachment_disposition
 
 routes = web.RouteTableDef()
 CHUNK = 1024 * 1024
@@ -28,6 +28,16 @@ def verified(request: web.Request, op: str) -> dict[str, str]:
         raise ApiError(str(exc), status=403) from exc
 
 
+def signed_length(request: web.Request, signed: dict[str, str]) -> int | None:
+    """The body length the URL was issued for; a longer announced body is refused unread."""
+    if "len" not in signed:
+        return None
+    size = int(signed["len"])
+    if request.content_length is not None and request.content_length > size:
+        raise TooLarge(f"the body is longer than the {size} bytes of this URL")
+    return size
+
+
 @routes.put("/api/v1/files/{key:.+}")
 async def put_file(request: web.Request) -> web.Response:
     storage = local_storage(request)
@@ -36,8 +46,9 @@ async def put_file(request: web.Request) -> web.Response:
     chunks = request.content.iter_chunked(CHUNK)
     if request.query.get("op") == "part":
         signed = verified(request, "part")
+        size = signed_length(request, signed)
         etag = await storage.write_part(
-            key, signed["upload"], int(signed["part"]), chunks, max_bytes=limit
+            key, signed["upload"], int(signed["part"]), chunks, max_bytes=limit, size=size
         )
         return web.Response(status=200, headers={"ETag": etag})
     signed = verified(request, "put")
@@ -46,7 +57,8 @@ async def put_file(request: web.Request) -> web.Response:
         raise ApiError(
             f"Content-Type must be {signed['ct']!r} as requested, got {content_type!r}", status=403
         )
-    info = await storage.write_signed_put(key, chunks, content_type, max_bytes=limit)
+    size = signed_length(request, signed)
+    info = await storage.write_signed_put(key, chunks, content_type, max_bytes=limit, size=size)
     return web.Response(status=200, headers={"ETag": info.etag or ""})
 
 

@@ -6,12 +6,21 @@ import json
 from typing import Any
 
 from aiohttp import web
-from sqlmodel import col, delete, select
+from sqlmodel import col, select
 
-from server.context import DB, JOBS, SETTINGS, STORAGE, absolute_url, current_user, json_body
+from server.context import (
+    CLEANER,
+    DB,
+    JOBS,
+    SETTINGS,
+    STORAGE,
+    absolute_url,
+    current_user,
+    json_body,
+)
 from server.errors import BadRequest, Conflict, NotFound
 from server.jobs import OUTPUTS, remaining_seconds
-from server.models import Job, JobStatus, Upload, User, iso, utcnow
+from server.models import Job, JobStatus, User, iso, utcnow
 from server.uploads import parse_court
 
 routes = web.RouteTableDef()
@@ -122,17 +131,13 @@ async def set_court(request: web.Request) -> web.Response:
 
 @routes.delete("/api/v1/jobs/{job_id}")
 async def delete_job(request: web.Request) -> web.Response:
+    """204 once the job and its files are gone; 202 when storage is unreachable: the job is
+    gone and its files are removed in the background as soon as storage answers."""
     job = await owned_job(request, await current_user(request))
-    storage = request.app[STORAGE]
     request.app[JOBS].cancel(job.id)
-    async with request.app[DB].session() as session:
-        uploads = (await session.exec(select(Upload).where(Upload.job_id == job.id))).all()
-        await session.exec(delete(Upload).where(col(Upload.job_id) == job.id))
-        await session.exec(delete(Job).where(col(Job.id) == job.id))
-        await session.commit()
-    for upload in uploads:
-        if upload.multipart_id and upload.status == "pending":
-            await storage.abort_multipart(upload.key, upload.multipart_id)
-    await storage.delete(job.s3_video_key)
-    await storage.delete_prefix(job.s3_output_prefix + "/")
-    return web.Response(status=204)
+    if await request.app[CLEANER].delete_job(job.id):
+        return web.Response(status=204)
+    return web.json_response(
+        {"id": job.id, "deleted": True, "files": "storage is unreachable: removed later"},
+        status=202,
+    )

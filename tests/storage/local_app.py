@@ -11,6 +11,7 @@ from storage import (
     ObjectNotFound,
     SignatureError,
     TooLarge,
+    UploadClosed,
     attachment_disposition,
 )
 
@@ -20,6 +21,7 @@ STATUS = {
     InvalidUpload: 400,
     TooLarge: 413,
     ObjectNotFound: 404,
+    UploadClosed: 409,
 }
 
 
@@ -38,14 +40,16 @@ def create_file_app(storage: LocalStorage, max_bytes: int = 64 * 1024 * 1024) ->
         chunks = request.content.iter_chunked(64 * 1024)
         if request.query.get("op") == "part":
             signed = storage.verify("part", key, request.query)
+            size = int(signed["len"]) if "len" in signed else None
             etag = await storage.write_part(
-                key, signed["upload"], int(signed["part"]), chunks, max_bytes
+                key, signed["upload"], int(signed["part"]), chunks, max_bytes, size
             )
             return web.Response(headers={"ETag": etag})
         signed = storage.verify("put", key, request.query)
         if request.headers.get("Content-Type") != signed["ct"]:
             raise SignatureError("Content-Type differs from the signed one")
-        info = await storage.write_signed_put(key, chunks, signed["ct"], max_bytes)
+        size = int(signed["len"]) if "len" in signed else None
+        info = await storage.write_signed_put(key, chunks, signed["ct"], max_bytes, size)
         return web.Response(headers={"ETag": info.etag or ""})
 
     async def get(request: web.Request) -> web.StreamResponse:

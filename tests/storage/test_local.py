@@ -181,6 +181,7 @@ async def test_symlink_escapes_are_rejected(local_storage, tmp_path):
 
 
 async def test_body_over_the_limit_is_refused_and_cleaned(local_storage):
+    await local_storage.presign_put("u/big.mp4", "video/mp4", 60)
     with pytest.raises(TooLarge, match="100 bytes"):
         await local_storage.write_signed_put(
             "u/big.mp4", chunks_of(b"x" * 60, b"x" * 60), "video/mp4", max_bytes=100
