@@ -178,17 +178,21 @@ def create_app(settings: Settings | None = None) -> web.Application:
 def run(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     setup_logging()
-    log.info(
-        "serving on http://%s:%d (data in %s)", settings.host, settings.port, settings.data_dir
-    )
     if settings.public_url:
         log.info("links handed out point at %s", settings.public_url)
     else:
         log.info("links handed out point at the listening address (set PUBLIC_URL to change)")
+
+    def started(_: str) -> None:
+        # Called once the start-up (migrations included) is done and the socket listens.
+        log.info(
+            "serving on http://%s:%d (data in %s)", settings.host, settings.port, settings.data_dir
+        )
+
     web.run_app(
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        print=None,
+        print=started,
         access_log_class=QueryFreeAccessLogger,
     )

@@ -10,6 +10,8 @@ import time
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+CHATTY_LOGGERS = ("aioice",)
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -55,3 +57,8 @@ def setup_logging(level: str | None = None, fmt: str | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel((level or os.environ.get("LOG_LEVEL", "INFO")).upper())
+    # aioice reports every connectivity check at INFO, dozens per connection: worth reading
+    # only when debugging.
+    chatty = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(chatty)
