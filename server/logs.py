@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 
 from aiohttp import web
@@ -27,17 +28,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
+# Path segments that are bearer tokens (a viewer link's `view/{token}`, a shared report's).
+_TOKEN_IN_PATH = re.compile(r"/(view|shared?)/[^/]+")
+
+
+def loggable_path(path: str) -> str:
+    """A request path with its bearer tokens blanked out."""
+    return _TOKEN_IN_PATH.sub(r"/\1/-", path)
+
+
 class QueryFreeAccessLogger(AbstractAccessLogger):
-    """One line per request without query strings: signed URLs carry their signature (and
-    viewer links their token) in the query, and a log line must not be a usable link."""
+    """One line per request without query strings or tokens: signed URLs carry their
+    signature in the query and link tokens sit in the path, and a log line must not be a
+    usable link."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        referer = request.headers.get("Referer", "-").split("?", 1)[0]
+        referer = loggable_path(request.headers.get("Referer", "-").split("?", 1)[0])
         self.logger.info(
             '%s "%s %s HTTP/%d.%d" %d %d "%s" "%s" %.3fs',
             request.remote,
             request.method,
-            request.path,
+            loggable_path(request.path),
             request.version.major,
             request.version.minor,
             response.status,

@@ -49,6 +49,9 @@ async def test_signed_url_query_strings_stay_out_of_the_log(tmp_path):
             headers = {"Authorization": f"Bearer {token}"}
             async with http.post(f"{base}/upload/request", json=body, headers=headers) as r:
                 url = (await r.json())["upload_url"]
+            viewer_token = "vt" + "x" * 40  # valid or not, a link token is logged blanked
+            async with http.get(f"{base}/view/{viewer_token}") as response:
+                assert response.status == 403  # not a link the server made
             put_headers = {"Content-Type": "video/mp4"}
             async with http.put(url, data=b"0123456789", headers=put_headers) as response:
                 assert response.status == 200
@@ -61,3 +64,4 @@ async def test_signed_url_query_strings_stay_out_of_the_log(tmp_path):
     assert f'"PUT {urlsplit(url).path} HTTP/1.1" 200' in text, text  # the request is logged
     assert signature not in text
     assert "sig=" not in text and token not in text
+    assert '"GET /api/v1/view/- HTTP/1.1"' in text and viewer_token not in text
