@@ -5,7 +5,7 @@ anyone holding one. A share names its report by kind and id, so that any kind of
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import col, func, select
@@ -109,7 +109,7 @@ class Shares:
         return share
 
     @staticmethod
-    def _usable(kind: str, report_id: str, now, what):
+    def _usable(kind: str, report_id: str, now: datetime, what: Any) -> Any:
         return (
             select(what)
             .select_from(ReportShare)
