@@ -33,6 +33,9 @@ MAX_ALPHA = 0.85
 # through; between FADE_START and FADE_END the overlay fades in.
 FADE_START, FADE_END = 0.03, 0.30
 LINE_WIDTH_M = 0.04  # badminton lines are 40 mm wide
+# Legend letters relative to the title's 1.25: at 60 px a metre they stay legible (about
+# 10 px) when a phone shows the picture across its screen.
+LEGEND_TEXT_SIZE = 1.1
 
 Segment = tuple[tuple[float, float], tuple[float, float]]
 
@@ -147,22 +150,37 @@ def _blend(image: np.ndarray, level: np.ndarray) -> np.ndarray:
 
 
 def _draw_legend(image: np.ndarray, scale: float, margin_m: float) -> None:
-    """A horizontal colour bar in the bottom run-off, labelled `less` .. `more time`."""
+    """A horizontal colour bar in the bottom run-off, labelled `less` .. `more time` above
+    its two ends (beside it, labels that a phone can read would not fit)."""
     height, width = image.shape[:2]
-    bar_w, bar_h = round(0.5 * width), max(4, round(0.14 * scale))
+    bar_w, bar_h = round(0.7 * width), max(4, round(0.14 * scale))
     x0 = (width - bar_w) // 2
-    y0 = height - round(margin_m * scale * 0.5) - bar_h // 2
+    y0 = height - round(margin_m * scale * 0.25) - bar_h
     if y0 <= 0 or bar_w < 10:
         return
     ramp = np.tile(np.linspace(0.0, 1.0, bar_w, dtype=np.float32), (bar_h, 1))
     patch = image[y0 : y0 + bar_h, x0 : x0 + bar_w]
     image[y0 : y0 + bar_h, x0 : x0 + bar_w] = _blend(patch, ramp)
     cv2.rectangle(image, (x0 - 1, y0 - 1), (x0 + bar_w, y0 + bar_h), LINE_BGR, 1)
-    baseline = y0 + bar_h
-    font_scale = 0.007 * scale
-    (less_w, _), _ = cv2.getTextSize("less", cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
-    _draw_text(image, "less", (x0 - less_w - round(0.12 * scale), baseline), scale, 0.7)
-    _draw_text(image, "more time", (x0 + bar_w + round(0.12 * scale), baseline), scale, 0.7)
+    baseline = y0 - round(0.1 * scale)
+    (more_w, _), _ = _text_size("more time", scale, LEGEND_TEXT_SIZE)
+    _draw_text(image, "less", (x0, baseline), scale, LEGEND_TEXT_SIZE)
+    _draw_text(image, "more time", (x0 + bar_w - more_w, baseline), scale, LEGEND_TEXT_SIZE)
+
+
+def label_height(scale: float = 60.0) -> int:
+    """Pixel height of the legend's letters (the smallest text) in a heatmap of `scale`."""
+    (_, text_h), _ = _text_size("less", scale, LEGEND_TEXT_SIZE)
+    return text_h
+
+
+def _text_size(text: str, scale: float, size: float) -> tuple[tuple[int, int], int]:
+    font_scale = 0.01 * scale * size
+    return cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, _thickness(font_scale))
+
+
+def _thickness(font_scale: float) -> int:
+    return max(1, round(font_scale * 1.6))
 
 
 def _draw_title(image: np.ndarray, title: str, scale: float, margin_m: float) -> None:
@@ -179,7 +197,7 @@ def _draw_text(
     image: np.ndarray, text: str, origin: tuple[int, int], scale: float, size: float = 1.0
 ) -> None:
     font_scale = 0.01 * scale * size
-    thickness = max(1, round(font_scale * 1.6))
+    thickness = _thickness(font_scale)
     x, y = origin
     font = cv2.FONT_HERSHEY_SIMPLEX
     # A dark shadow keeps the text readable over any surface colour.

@@ -10,13 +10,24 @@ from aiohttp import web
 from server.accounts import Accounts
 from server.cleanup import StorageCleaner
 from server.config import Settings
-from server.context import ACCOUNTS, CLEANER, DB, JOBS, SETTINGS, STORAGE, STREAMS, UPLOADS
+from server.context import (
+    ACCOUNTS,
+    CLEANER,
+    DB,
+    JOBS,
+    SETTINGS,
+    SHARES,
+    STORAGE,
+    STREAMS,
+    UPLOADS,
+)
 from server.db import Database
 from server.errors import ApiError
 from server.jobs import JobRunner
 from server.logs import QueryFreeAccessLogger, setup_logging
-from server.routes import auth, files, jobs, streams, uploads
+from server.routes import auth, files, jobs, shares, streams, uploads
 from server.security_headers import install as install_security_headers
+from server.shares import Shares
 from server.streams import Streams
 from server.uploads import Uploads
 from storage import (
@@ -104,6 +115,7 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
     await db.migrate()
     app[DB] = db
     app[ACCOUNTS] = Accounts(db, app[SETTINGS])
+    app[SHARES] = Shares(db, app[SETTINGS])
     yield
     app[ACCOUNTS].close()
     await db.close()
@@ -168,7 +180,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
         [database_context, storage_context, cleanup_context, jobs_context, streams_context]
     )
     app.router.add_get("/api/v1/health", health)
-    for module in (auth, uploads, jobs, files, streams):
+    for module in (auth, uploads, jobs, shares, files, streams):
         app.router.add_routes(module.routes)
     app.router.add_get("/", page("index.html"))
     app.router.add_static("/static/", settings.static_dir)

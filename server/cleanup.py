@@ -18,7 +18,16 @@ from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.db import Database
-from server.models import Job, JobStatus, StorageCleanup, Upload, UploadStatus, utcnow
+from server.models import (
+    Job,
+    JobStatus,
+    ReportKind,
+    ReportShare,
+    StorageCleanup,
+    Upload,
+    UploadStatus,
+    utcnow,
+)
 from storage import Storage, StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -96,6 +105,12 @@ class StorageCleaner:
             records.append(schedule(session, job.s3_output_prefix + "/"))
             await session.exec(delete(Upload).where(col(Upload.job_id) == job_id))
             await session.exec(delete(Job).where(col(Job.id) == job_id))
+            await session.exec(
+                delete(ReportShare).where(
+                    col(ReportShare.report_kind) == ReportKind.JOB,
+                    col(ReportShare.report_id) == job_id,
+                )
+            )
             await session.commit()
         return await self.run(records)
 

@@ -95,6 +95,10 @@ class Settings:
     # Viewers watching through one link at once, and usable links per session.
     max_viewers_per_link: int = 10
     max_viewer_links: int = 20
+    # Share links to a finished report: their lifetime (the longest one may ask for), and
+    # usable links per report.
+    share_link_ttl_s: int = 7 * 24 * 3600
+    max_share_links: int = 20
 
     def __post_init__(self) -> None:
         for name in ("max_live_sessions_per_user", "max_viewers_per_link", "max_viewer_links"):
@@ -106,6 +110,8 @@ class Settings:
             raise ConfigError("PUBLISHER_GRACE_S must be more than 0")
         if not MIN_TURN_TTL_S <= self.turn_ttl_s <= MAX_TURN_TTL_S:
             raise ConfigError(f"TURN_TTL_S must be between {MIN_TURN_TTL_S} and {MAX_TURN_TTL_S}")
+        if self.share_link_ttl_s < 60:
+            raise ConfigError("SHARE_LINK_TTL_S must be at least 60 seconds")
         if self.max_json_depth < 4:
             raise ConfigError("MAX_JSON_DEPTH must be at least 4 (a court inside a body)")
         if self.public_url is not None:
@@ -118,6 +124,7 @@ class Settings:
             "login_failures_per_address",
             "login_failure_window_s",
             "password_hash_threads",
+            "max_share_links",
         ):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name.upper()} must be positive, not {getattr(self, name)}")
@@ -202,6 +209,8 @@ class Settings:
                 turn_ttl_s=int(env.get("TURN_TTL_S", cls.turn_ttl_s)),
                 max_viewers_per_link=int(env.get("MAX_VIEWERS_PER_LINK", cls.max_viewers_per_link)),
                 max_viewer_links=int(env.get("MAX_VIEWER_LINKS", cls.max_viewer_links)),
+                share_link_ttl_s=int(env.get("SHARE_LINK_TTL_S", cls.share_link_ttl_s)),
+                max_share_links=int(env.get("MAX_SHARE_LINKS", cls.max_share_links)),
                 max_json_depth=int(env.get("MAX_JSON_DEPTH", cls.max_json_depth)),
                 max_uploads_in_flight=_positive(
                     "MAX_UPLOADS_IN_FLIGHT", int(env.get("MAX_UPLOADS_IN_FLIGHT", 4))

@@ -16,6 +16,7 @@ from server.models import User
 if TYPE_CHECKING:
     from server.cleanup import StorageCleaner
     from server.jobs import JobRunner
+    from server.shares import Shares
     from server.streams import Streams
     from server.uploads import Uploads
     from storage import Storage
@@ -28,6 +29,7 @@ JOBS: web.AppKey[JobRunner] = web.AppKey("jobs")
 UPLOADS: web.AppKey[Uploads] = web.AppKey("uploads")
 CLEANER: web.AppKey[StorageCleaner] = web.AppKey("cleaner")
 STREAMS: web.AppKey[Streams] = web.AppKey("streams")
+SHARES: web.AppKey[Shares] = web.AppKey("shares")
 USER = web.RequestKey("user", User)
 
 

@@ -176,3 +176,25 @@ class ViewerLink(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     revoked_at: datetime | None = None
+
+
+class ReportKind:
+    """What a report belongs to: the pair (kind, id) names any report a link may share."""
+
+    JOB = "job"  # an uploaded match
+
+    ALL = (JOB,)
+
+
+class ReportShare(SQLModel, table=True):
+    """A read-only link to one finished report; revoked or expired links stop working."""
+
+    __tablename__ = "report_shares"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    owner_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    report_kind: str = Field(max_length=16)
+    report_id: str = Field(index=True, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: datetime | None = None

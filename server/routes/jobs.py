@@ -21,7 +21,9 @@ from server.context import (
 from server.errors import BadRequest, Conflict, NotFound
 from server.jobs import OUTPUTS, remaining_seconds
 from server.models import Job, JobStatus, User, iso, utcnow
+from server.shot_csv import csv_filename, shots_csv
 from server.uploads import parse_court
+from storage import attachment_disposition
 
 routes = web.RouteTableDef()
 
@@ -141,3 +143,26 @@ async def delete_job(request: web.Request) -> web.Response:
         {"id": job.id, "deleted": True, "files": "storage is unreachable: removed later"},
         status=202,
     )
+
+
+async def done_report(request: web.Request, job: Job) -> dict[str, Any]:
+    """The report of a finished job (409 before)."""
+    if job.status != JobStatus.DONE:
+        raise Conflict(f"the report is not ready (status {job.status})")
+    return json.loads(await request.app[STORAGE].get_bytes(f"{job.s3_output_prefix}/report.json"))
+
+
+def csv_response(report: dict[str, Any], title: str) -> web.Response:
+    return web.Response(
+        text=shots_csv(report),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": attachment_disposition(csv_filename(title))},
+    )
+
+
+@routes.get("/api/v1/jobs/{job_id}/shots.csv")
+async def get_shots_csv(request: web.Request) -> web.Response:
+    """The shot list as CSV (time, rally, player, type, confidence, court x and y)."""
+    job = await owned_job(request, await current_user(request))
+    return csv_response(await done_report(request, job), job.filename)

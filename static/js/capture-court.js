@@ -109,6 +109,10 @@ export class CourtStep extends EventTarget {
     byId("undo-corner").disabled = !editable || !this.picker.points.length;
     byId("reset-corners").disabled = !editable || !this.picker.points.length;
     byId("save-court").disabled = !editable || !court || this.ready;
+    // "Go live" waits for a saved court: say so once the four corners are there.
+    if (editable && court && !this.ready) {
+      byId("court-status").textContent = "Save the court first, then go live.";
+    }
     this.dispatchEvent(new Event("change"));
   }
 

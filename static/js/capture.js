@@ -224,6 +224,8 @@ async function poll() {
 /** Ends the session on the owner's request. */
 async function endSession() {
   if (ending) return;
+  const question = "End the session? The analysis stops and the final report is written.";
+  if (!window.confirm(question)) return;
   const button = byId("end-session");
   button.disabled = true;
   button.textContent = "Ending… writing the report";

@@ -125,6 +125,8 @@ export class CourtFix {
   async _send() {
     const court = this.picker.court();
     if (!court || this.sending) return;
+    const question = "Analyse the video again with these corners? The new report replaces this one.";
+    if (!window.confirm(question)) return;
     this.sending = true;
     showError(this.errorBox, "");
     this._refresh();

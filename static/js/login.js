@@ -42,6 +42,8 @@ async function submit(event) {
     location.assign(nextPage());
   } catch (err) {
     showError(errorBox, err);
+    // The server's reason replaces the hint rather than repeating it.
+    if (registering && /password/i.test(err.message)) byId("password-hint").hidden = true;
     buttons.forEach((b) => (b.disabled = false));
   }
 }

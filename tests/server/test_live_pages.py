@@ -126,6 +126,7 @@ async def test_capture_and_viewer_pages(aiohttp_server, settings, camera_browser
     assert sum(1 for _ in iter_frames(tmp_path / "recording.mp4")) >= 10
 
     # Ending shows the report on the phone and tells the coach.
+    phone.once("dialog", lambda dialog: dialog.accept())  # "End the session?"
     await phone.click("#end-session")
     await phone.wait_for_selector("#final-report:not([hidden])", timeout=60_000)
     assert await number(phone, "#final-total-shots") > 0
