@@ -9,6 +9,7 @@ from aiohttp import web
 from sqlmodel import col, select
 
 from server.context import DB, STREAMS, current_user
+from server.jobs import remaining_seconds
 from server.models import Job, JobStatus, StreamSession, StreamStatus, iso
 from server.streams import Streams
 
@@ -23,6 +24,8 @@ def upload_match(job: Job) -> dict[str, Any]:
         "name": job.filename,
         "status": job.status,
         "progress": round(job.progress, 4),
+        "remaining_s": None if (left := remaining_seconds(job)) is None else round(left),
+        "size": job.size,
         "error": job.error,
         "created_at": iso(job.created_at),
         "report_ready": job.status == JobStatus.DONE,
@@ -40,6 +43,8 @@ def live_match(streams: Streams, session: StreamSession) -> dict[str, Any]:
         "name": session.name,
         "status": session.status,
         "progress": None,
+        "remaining_s": None,
+        "size": None,
         "error": session.error,
         "created_at": iso(session.created_at),
         "report_ready": ended and session.report_key is not None,

@@ -171,6 +171,8 @@ async def view_info(request: web.Request) -> web.Response:
             "court": session.court,
             "frame_size": session.frame_size,
             "live": live.status() if live else None,
+            "report_ready": session.report_key is not None,
+            "error": session.error,
             "iceServers": ice,
         }
     )
