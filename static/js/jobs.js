@@ -46,15 +46,19 @@ function matchMeta(match) {
   const when = formatDate(match.created_at);
   if (match.kind === "upload") return `Upload · ${formatBytes(match.size || 0)} · ${when}`;
   const parts = ["Live", when];
-  if (match.total_shots != null && match.status !== "setup") parts.push(`${match.total_shots} shots`);
-  if (match.recordings) parts.push(match.recordings === 1 ? "recorded" : `${match.recordings} recordings`);
+  if (match.status !== "setup") parts.push(`${match.total_shots ?? 0} shots`);
+  if (match.recordings === 1) parts.push("recorded");
+  else if (match.recordings > 1) parts.push(`${match.recordings} recordings`);
   return parts.join(" · ");
 }
 
 function createRow(match) {
   const row = el(
     "li",
-    { class: "job-row card", dataset: { matchId: match.id, kind: match.kind, testid: "job-row" } },
+    {
+      class: "job-row card",
+      dataset: { matchId: match.id, kind: match.kind, testid: "job-row" },
+    },
     el(
       "div",
       { class: "job-head" },

@@ -57,7 +57,9 @@ function jobSource(jobId) {
     },
     async results() {
       const [report, outputs] = await Promise.all([api(`${path}/report`), api(`${path}/outputs`)]);
-      const recordings = outputs.video ? [{ url: outputs.video, offset_s: 0, duration_s: null }] : [];
+      // An upload is one recording, the whole match, from its start.
+      const video = outputs.video;
+      const recordings = video ? [{ url: video, offset_s: 0, duration_s: null }] : [];
       return { report, outputs: { ...outputs, recordings } };
     },
   };
@@ -74,7 +76,9 @@ function sessionState(session) {
     statusText: status.text,
     note: status.note,
     progress: null,
-    error: noReport ? `This session has no report: ${session.error || "nothing was analysed"}.` : "",
+    error: noReport
+      ? `This session has no report: ${session.error || "nothing was analysed"}.`
+      : "",
     ready: ended && session.report_ready,
     active: !ended,
     job: null,

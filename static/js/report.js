@@ -138,10 +138,12 @@ function countTypes(list) {
 /** The video part: the recordings, and a word when shots have nothing to play. */
 function showVideo(recordings) {
   player.setRecordings(recordings);
-  const seekable = recordings.some((r) => r.offset_s != null);
-  byId("shots-hint").textContent = seekable
-    ? "Choose a shot to play it."
-    : "There is no video to play the shots in: this session was not recorded.";
+  let hint = "Choose a shot to play it.";
+  if (!recordings.length) hint = "There is no video to play the shots in: it was not recorded.";
+  else if (!recordings.some((r) => r.offset_s != null)) {
+    hint = "Where the recording starts in the session is not known: play it from its start.";
+  }
+  byId("shots-hint").textContent = hint;
 }
 
 function showReport(state, report, outputs) {

@@ -182,7 +182,8 @@ async function showFinal() {
     byId("ended-total-shots").textContent = String(summary.total_shots ?? report.shots.length);
     byId("ended-rallies").textContent = String(summary.rallies ?? report.rallies.length);
     byId("ended-duration").textContent = formatClock((report.video || {}).duration || 0);
-    note.textContent = "The report has every shot, the rallies and the video where it was recorded.";
+    note.textContent =
+      "The report has every shot, the rallies and the video where it was recorded.";
     const link = byId("ended-report-link");
     link.href = `/static/report.html#view=${encodeURIComponent(token)}`;
     link.hidden = false;
