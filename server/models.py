@@ -160,6 +160,11 @@ class StreamSession(SQLModel, table=True):
     recording_path: str | None = Field(default=None, max_length=1024)
     recording_key: str | None = Field(default=None, max_length=1024)
     recordings: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    # Per recording key: {"offset_s", "duration_s"}, its place in the session's time (the
+    # shots' times); a recording stored after a crash has none.
+    recording_spans: dict[str, dict[str, float | None]] | None = Field(
+        default=None, sa_column=Column(JSON)
+    )
     report_key: str | None = Field(default=None, max_length=1024)
     heatmap_near_key: str | None = Field(default=None, max_length=1024)
     heatmap_far_key: str | None = Field(default=None, max_length=1024)

@@ -24,7 +24,7 @@ from server.db import Database
 from server.errors import ApiError, BadRequest, Conflict, NotFound
 from server.live.ice import server_configuration
 from server.live.offer import OfferError
-from server.live.session import LiveSession
+from server.live.session import LiveSession, Recorded
 from server.live.viewer_tokens import (
     InvalidViewerToken,
     ViewerGrant,
@@ -217,6 +217,16 @@ class Streams:
             return {"report": None, "reason": session.error or "no video was analysed"}
         return json.loads(await self.storage.get_bytes(session.report_key))
 
+    async def final_report(self, session: StreamSession) -> dict[str, Any]:
+        """The report of an ended session; 409 while it runs or when it has none."""
+        if session.status != StreamStatus.ENDED:
+            raise Conflict(f"the report is written when the session ends (status {session.status})")
+        if session.report_key is None:
+            raise Conflict(
+                f"this session has no report: {session.error or 'no video was analysed'}"
+            )
+        return json.loads(await self.storage.get_bytes(session.report_key))
+
     async def _end(self, session_id: str, reason: str | None = None) -> dict[str, Any] | None:
         """Ends a session once, even when its owner and a timeout ask at the same time.
         `reason` is kept as the session's error when it ends without a report."""
@@ -241,10 +251,7 @@ class Streams:
             return None
         fields: dict[str, Any] = {"status": StreamStatus.ENDED, "ended_at": utcnow()}
         if recording is not None:
-            fields["recordings"] = [
-                *session.recordings,
-                await self._store_recording(session, recording),
-            ]
+            fields.update(await self._keep_recording(session, recording))
             fields["recording_path"] = fields["recording_key"] = None
         if report is not None:
             fields.update(await self._store_report(session, report))
@@ -302,22 +309,38 @@ class Streams:
         live = self.live.get(session_id)
         if live is None or live.recorder is None:
             raise Conflict("not recording")
-        path = await live.stop_recording()
-        assert path is not None
-        if not path.exists():  # not one frame arrived while recording
+        recorded = await live.stop_recording()
+        assert recorded is not None
+        if not recorded.path.exists():  # not one frame arrived while recording
             await self._update(session_id, recording_path=None, recording_key=None)
             raise Conflict("nothing was recorded: no video arrived while recording")
-        key = await self._store_recording(session, path)
-        await self._update(
-            session_id,
-            recordings=[*session.recordings, key],
-            recording_path=None,
-            recording_key=None,
-        )
+        fields = await self._keep_recording(session, recorded)
+        await self._update(session_id, **fields, recording_path=None, recording_key=None)
+        key = fields["recordings"][-1]
         return {
             "key": key,
             "url": await self.storage.download_url(key, self.settings.download_url_ttl_s),
+            **fields["recording_spans"][key],
         }
+
+    async def _keep_recording(self, session: StreamSession, recorded: Recorded) -> dict[str, Any]:
+        """Stores a finished recording; the session's fields that list it, with its span."""
+        key = await self._store_recording(session, recorded.path)
+        span = {
+            "offset_s": _seconds(recorded.offset_s),
+            "duration_s": _seconds(recorded.duration_s),
+        }
+        return {
+            "recordings": [*session.recordings, key],
+            "recording_spans": {**(session.recording_spans or {}), key: span},
+        }
+
+    def recordings_json(self, session: StreamSession) -> list[dict[str, Any]]:
+        """The session's recordings in order, each with its place in the session's time
+        (offset and duration null when unknown)."""
+        spans = session.recording_spans or {}
+        empty = {"offset_s": None, "duration_s": None}
+        return [{"key": key, **spans.get(key, empty)} for key in session.recordings]
 
     async def _store_recording(self, session: StreamSession, path: Path) -> str:
         key = session.recording_key or f"{session.output_prefix}/recordings/{path.name}"
@@ -476,6 +499,10 @@ class Streams:
             db.add(session)
             await db.commit()
             return session
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 def parse_description(body: dict[str, Any]) -> tuple[str, str]:

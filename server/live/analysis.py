@@ -121,6 +121,11 @@ class LiveAnalysis:
         """Stream time of the newest analysed frame."""
         return round(self._last_time, 3) if self._last_time >= 0 else None
 
+    @property
+    def stream_start(self) -> float | None:
+        """Track time (s) of the first frame received: time zero of the session's results."""
+        return self._first_time
+
     def start(self, track: MediaStreamTrack) -> None:
         # The pose model takes a second or two to load: done now, not on the first frame.
         self._warming = self._executor.submit(self._create_analyzer)

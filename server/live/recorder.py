@@ -41,6 +41,16 @@ class Mp4Recorder:
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
 
+    @property
+    def start_time(self) -> float | None:
+        """Stream time (s) of the first frame written: time zero of the recording."""
+        return None if self._first_pts is None else float(self._first_pts * TIME_BASE)
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the first frame written to the last."""
+        return float(max(0, self._last_pts) * TIME_BASE)
+
     def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._task = asyncio.create_task(self._run(), name=f"record-{self.path.name}")

@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,16 @@ log = logging.getLogger(__name__)
 MAX_BUFFERED_BYTES = 256 * 1024
 SKIPPABLE = {"position_update", "live_status"}
 STATUS_INTERVAL_S = 2.0
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A finished recording file and where it sits in the session's time: its first frame
+    is at `offset_s` seconds of the session (the time the shots in the report have)."""
+
+    path: Path
+    offset_s: float | None
+    duration_s: float
 
 
 class LiveSession:
@@ -248,13 +259,15 @@ class LiveSession:
         self.recorder = Mp4Recorder(path, self.relay.subscribe(self.track, buffered=False), fps)
         self.recorder.start()
 
-    async def stop_recording(self) -> Path | None:
+    async def stop_recording(self) -> Recorded | None:
         recorder, self.recorder = self.recorder, None
         if recorder is None:
             return None
         frames = await recorder.stop()
         log.info("stream %s: recorded %d frames to %s", self.id, frames, recorder.path.name)
-        return recorder.path
+        start, session_start = recorder.start_time, self.analysis.stream_start
+        offset = None if start is None or session_start is None else start - session_start
+        return Recorded(recorder.path, offset, recorder.duration)
 
     # -- status and ending ---------------------------------------------------------------------
 
@@ -298,7 +311,7 @@ class LiveSession:
             }
             await self.broadcast([message])
 
-    async def close(self) -> tuple[dict[str, Any] | None, Path | None]:
+    async def close(self) -> tuple[dict[str, Any] | None, Recorded | None]:
         """Ends everything: the last results are sent, connections closed. Returns the final
         report (None when no frame was analysed) and the recording file left to store."""
         if self._closed:

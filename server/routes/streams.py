@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from server.context import SETTINGS, STREAMS, absolute_url, current_user, json_body
 from server.live.ice import ice_servers
-from server.models import iso
+from server.models import StreamSession, iso
 from server.streams import QUALITY_PRESETS
 
 routes = web.RouteTableDef()
@@ -97,24 +99,39 @@ async def end(request: web.Request) -> web.Response:
     return web.json_response(report)
 
 
-@routes.get("/api/v1/stream/{session_id}/outputs")
-async def outputs(request: web.Request) -> web.Response:
-    """Signed URLs of the session's report, heatmaps and recordings."""
+@routes.get("/api/v1/stream/{session_id}/report")
+async def report(request: web.Request) -> web.Response:
+    """The final report of an ended session (409 before, or when nothing was analysed)."""
     streams = request.app[STREAMS]
     session = await streams.owned(await current_user(request), request.match_info["session_id"])
+    return web.json_response(await streams.final_report(session))
+
+
+@routes.get("/api/v1/stream/{session_id}/outputs")
+async def outputs(request: web.Request) -> web.Response:
+    streams = request.app[STREAMS]
+    session = await streams.owned(await current_user(request), request.match_info["session_id"])
+    return web.json_response(await outputs_json(request, session))
+
+
+async def outputs_json(request: web.Request, session: StreamSession) -> dict[str, Any]:
+    """Signed URLs of the session's report, heatmaps and recordings; each recording with its
+    place in the session's time (`offset_s`: where its first frame is among the shots' times)."""
+    streams = request.app[STREAMS]
     storage, ttl = streams.storage, request.app[SETTINGS].download_url_ttl_s
 
     async def url(key: str | None) -> str | None:
         return None if key is None else absolute_url(request, await storage.download_url(key, ttl))
 
-    return web.json_response(
-        {
-            "report": await url(session.report_key),
-            "heatmap_near": await url(session.heatmap_near_key),
-            "heatmap_far": await url(session.heatmap_far_key),
-            "recordings": [{"key": k, "url": await url(k)} for k in session.recordings],
-        }
-    )
+    return {
+        "report": await url(session.report_key),
+        "heatmap_near": await url(session.heatmap_near_key),
+        "heatmap_far": await url(session.heatmap_far_key),
+        "recordings": [
+            {**recording, "url": await url(recording["key"])}
+            for recording in streams.recordings_json(session)
+        ],
+    }
 
 
 @routes.post("/api/v1/stream/{session_id}/viewers")
@@ -154,9 +171,25 @@ async def view_info(request: web.Request) -> web.Response:
             "court": session.court,
             "frame_size": session.frame_size,
             "live": live.status() if live else None,
+            "report_ready": session.report_key is not None,
+            "error": session.error,
             "iceServers": ice,
         }
     )
+
+
+@routes.get("/api/v1/view/{token}/report")
+async def view_report(request: web.Request) -> web.Response:
+    """The final report, read-only, for whoever holds a valid viewer link of the session."""
+    streams = request.app[STREAMS]
+    session, _ = await streams.viewer_session(request.match_info["token"])
+    return web.json_response(await streams.final_report(session))
+
+
+@routes.get("/api/v1/view/{token}/outputs")
+async def view_outputs(request: web.Request) -> web.Response:
+    session, _ = await request.app[STREAMS].viewer_session(request.match_info["token"])
+    return web.json_response(await outputs_json(request, session))
 
 
 @routes.post("/api/v1/view/{token}/offer")

@@ -260,6 +260,12 @@ function finish() {
       byId(id).hidden = true;
     }
     renderFinalReport(byId("final-report"), report);
+    byId("final-report").append(el("p", {}, el("a", {
+      id: "final-report-page",
+      class: "button primary",
+      href: `/static/report.html?live=${encodeURIComponent(session.id)}`,
+      text: "Open the report with the video",
+    })));
     await listRecordings(byId("final-report"));
     byId("final-report").hidden = false;
   })();

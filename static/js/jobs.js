@@ -1,4 +1,9 @@
-/** The jobs page: the account's jobs with live status, links to reports, deletion. */
+/**
+ * The matches page: every match of the account, uploaded or streamed live, newest first,
+ * with its status, a link to its report, and deletion of uploads.
+ *
+ * Rows (li.job-row) carry data-kind (upload, live), data-status and data-match-id.
+ */
 
 import { api, byId, el, showError } from "./api.js";
 import { initAccount } from "./account.js";
@@ -6,23 +11,58 @@ import { formatBytes, formatDate } from "./format.js";
 import { isActive, pollWhile, statusText } from "./job-status.js";
 
 const POLL_MS = 2000;
+const LIVE_LABELS = { setup: "Not started", streaming: "Live now", ended: "Ended" };
 const list = byId("job-list");
 const errorBox = byId("jobs-error");
-/** @type {Map<string, HTMLElement>} rows by job id, updated in place between polls */
+/** @type {Map<string, HTMLElement>} rows by kind and id, updated in place between polls */
 const rows = new Map();
 
-function reportUrl(job) {
-  return `/static/report.html?job=${encodeURIComponent(job.id)}`;
+const rowKey = (match) => `${match.kind}:${match.id}`;
+
+function reportUrl(match) {
+  const param = match.kind === "live" ? "live" : "job";
+  return `/static/report.html?${param}=${encodeURIComponent(match.id)}`;
 }
 
-function createRow(job) {
+/** Where the name leads: the report, or back to the capture page while a session runs. */
+function openUrl(match) {
+  if (match.kind === "live" && match.status !== "ended") {
+    return `/static/capture.html?session=${encodeURIComponent(match.id)}`;
+  }
+  return reportUrl(match);
+}
+
+function isMoving(match) {
+  return match.kind === "live" ? match.status === "streaming" : isActive(match);
+}
+
+function matchStatus(match) {
+  if (match.kind === "upload") return statusText(match);
+  if (match.status === "ended" && !match.report_ready) return "Ended, no report";
+  return LIVE_LABELS[match.status] || match.status;
+}
+
+function matchMeta(match) {
+  const when = formatDate(match.created_at);
+  if (match.kind === "upload") return `Upload · ${formatBytes(match.size || 0)} · ${when}`;
+  const parts = ["Live", when];
+  if (match.status !== "setup") parts.push(`${match.total_shots ?? 0} shots`);
+  if (match.recordings === 1) parts.push("recorded");
+  else if (match.recordings > 1) parts.push(`${match.recordings} recordings`);
+  return parts.join(" · ");
+}
+
+function createRow(match) {
   const row = el(
     "li",
-    { class: "job-row card", dataset: { jobId: job.id, testid: "job-row" } },
+    {
+      class: "job-row card",
+      dataset: { matchId: match.id, kind: match.kind, testid: "job-row" },
+    },
     el(
       "div",
       { class: "job-head" },
-      el("a", { class: "job-name", href: reportUrl(job) }),
+      el("a", { class: "job-name" }),
       el("span", { class: "job-status badge" }),
     ),
     el("p", { class: "job-meta hint" }),
@@ -31,66 +71,72 @@ function createRow(job) {
     el(
       "div",
       { class: "row" },
-      el("a", { class: "job-report button", href: reportUrl(job), text: "View report" }),
-      el("button", { type: "button", class: "job-delete", text: "Delete" }),
+      el("a", { class: "job-report button", href: reportUrl(match), text: "View report" }),
+      match.kind === "upload"
+        ? el("button", { type: "button", class: "job-delete", text: "Delete" })
+        : null,
     ),
   );
-  row.querySelector(".job-delete").addEventListener("click", () => deleteJob(row));
+  const remove = row.querySelector(".job-delete");
+  if (remove) remove.addEventListener("click", () => deleteJob(row));
   return row;
 }
 
-function updateRow(row, job) {
-  row.dataset.status = job.status;
-  row.dataset.filename = job.filename;
+function updateRow(row, match) {
+  row.dataset.status = match.status;
+  row.dataset.filename = match.name;
   const name = row.querySelector(".job-name");
-  name.textContent = job.filename;
+  name.textContent = match.name || (match.kind === "live" ? "Live session" : "Upload");
+  name.href = openUrl(match);
   const status = row.querySelector(".job-status");
-  status.textContent = statusText(job);
-  status.className = `job-status badge status-${job.status}`;
-  row.querySelector(".job-meta").textContent =
-    `${formatBytes(job.size || 0)} · ${formatDate(job.created_at)}`;
+  status.textContent = matchStatus(match);
+  status.className = `job-status badge status-${match.status}`;
+  row.querySelector(".job-meta").textContent = matchMeta(match);
   const bar = row.querySelector(".job-progress");
-  bar.hidden = !isActive(job);
-  bar.value = job.progress || 0;
-  bar.setAttribute("aria-label", `Progress of ${job.filename}`);
+  bar.hidden = match.kind !== "upload" || !isActive(match);
+  bar.value = match.progress || 0;
+  bar.setAttribute("aria-label", `Progress of ${match.name}`);
   const error = row.querySelector(".job-error");
-  error.textContent = job.status === "failed" ? job.error || "The analysis failed." : "";
-  error.hidden = job.status !== "failed";
-  row.querySelector(".job-report").hidden = job.status !== "done";
-  row.querySelector(".job-delete").setAttribute("aria-label", `Delete ${job.filename}`);
+  const failed = match.kind === "upload" ? match.status === "failed" : Boolean(match.error);
+  error.textContent = failed ? match.error || "The analysis failed." : "";
+  error.hidden = !failed;
+  row.querySelector(".job-report").hidden = !match.report_ready;
+  const remove = row.querySelector(".job-delete");
+  if (remove) remove.setAttribute("aria-label", `Delete ${match.name}`);
 }
 
-function render(jobs) {
+function render(matches) {
   const seen = new Set();
-  jobs.forEach((job, index) => {
-    seen.add(job.id);
-    let row = rows.get(job.id);
+  matches.forEach((match, index) => {
+    const key = rowKey(match);
+    seen.add(key);
+    let row = rows.get(key);
     if (!row) {
-      row = createRow(job);
-      rows.set(job.id, row);
+      row = createRow(match);
+      rows.set(key, row);
     }
-    updateRow(row, job);
+    updateRow(row, match);
     // Newest first, as the server lists them; only move rows that are out of place.
     if (list.children[index] !== row) list.insertBefore(row, list.children[index] || null);
   });
-  for (const [id, row] of rows) {
-    if (!seen.has(id)) {
+  for (const [key, row] of rows) {
+    if (!seen.has(key)) {
       row.remove();
-      rows.delete(id);
+      rows.delete(key);
     }
   }
-  byId("jobs-empty").hidden = jobs.length > 0;
+  byId("jobs-empty").hidden = matches.length > 0;
 }
 
 async function load() {
   try {
-    const { jobs } = await api("/jobs");
+    const { matches } = await api("/matches");
     showError(errorBox, "");
-    render(jobs);
-    return jobs.some(isActive);
+    render(matches);
+    return matches.some(isMoving);
   } catch (err) {
-    showError(errorBox, `Could not load your jobs: ${err.message}`);
-    return rows.size === 0 || [...rows.values()].some((r) => isActive(r.dataset));
+    showError(errorBox, `Could not load your matches: ${err.message}`);
+    return rows.size === 0 || [...rows.values()].some((r) => isMoving(r.dataset));
   } finally {
     byId("jobs-loading").hidden = true;
   }
@@ -102,8 +148,8 @@ async function deleteJob(row) {
   const button = row.querySelector(".job-delete");
   button.disabled = true;
   try {
-    await api(`/jobs/${encodeURIComponent(row.dataset.jobId)}`, { method: "DELETE" });
-    rows.delete(row.dataset.jobId);
+    await api(`/jobs/${encodeURIComponent(row.dataset.matchId)}`, { method: "DELETE" });
+    rows.delete(`upload:${row.dataset.matchId}`);
     row.remove();
     byId("jobs-empty").hidden = rows.size > 0;
   } catch (err) {

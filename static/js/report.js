@@ -1,57 +1,59 @@
 /**
- * The report page (report.html?job=<id>): follows the job until it is done, then shows its
- * summary, shot chart, court diagram, heatmaps, rallies and the video with seekable shots,
- * and offers to analyse it again with corrected court corners.
+ * The report page of a match, uploaded or live (report-source.js reads which from the
+ * address): follows it until its report is ready, then shows its summary, shot chart, court
+ * diagram, heatmaps, rallies and the video with seekable shots; an upload's owner may also
+ * analyse it again with corrected court corners. Opened through a viewer link it is
+ * read-only and needs no account.
  */
 
-import { ApiError, api, byId, el, showError } from "./api.js";
+import { ApiError, byId, el, showError } from "./api.js";
 import { initAccount } from "./account.js";
 import { CourtFix } from "./court-fix.js";
 import { formatClock, formatPercent, shotLabel } from "./format.js";
-import { isActive, pollWhile, statusText } from "./job-status.js";
+import { pollWhile } from "./job-status.js";
 import { drawCourt, drawShotChart } from "./report-charts.js";
+import { sourceFromLocation } from "./report-source.js";
+import { RecordingPlayer } from "./report-video.js";
 
 const POLL_MS = 2000;
 // Seeking a little before the hit shows the swing, not just the follow-through.
 const SEEK_LEAD_S = 0.5;
 const PLAYER_NAMES = { near: "Near", far: "Far" };
 
-const jobId = new URLSearchParams(location.search).get("job");
+const source = sourceFromLocation();
 const video = byId("report-video");
+const player = new RecordingPlayer(video, byId("recording-picker"));
 const errorBox = byId("report-error");
-const courtFix = new CourtFix(jobId, followAgain);
+const courtFix = source && source.kind === "upload"
+  ? new CourtFix(new URLSearchParams(location.search).get("job"), followAgain)
+  : null;
 /** @type {Array<object>} the report's shots, in table order */
 let shots = [];
 
-function showJob(job) {
-  document.title = `${job.filename} · Badminton Analyzer`;
-  byId("report-title").textContent = job.filename;
-  byId("job-state").hidden = job.status === "done";
+/** @param {object} state a report source's state() */
+function showState(state) {
+  document.title = `${state.title} · Badminton Analyzer`;
+  byId("report-title").textContent = state.title;
+  byId("job-state").hidden = state.ready;
   const status = byId("job-status");
-  status.textContent = statusText(job);
-  status.className = `badge status-${job.status}`;
-  const notes = {
-    uploading: "The video has not finished uploading.",
-    queued: "Waiting for a free analyser…",
-    running: "The video is being analysed.",
-  };
-  byId("job-status-note").textContent = notes[job.status] || "";
+  status.textContent = state.statusText;
+  status.className = `badge status-${state.status}`;
+  byId("job-status-note").textContent = state.note;
   const bar = byId("job-progress");
-  bar.hidden = !isActive(job);
-  bar.value = job.progress || 0;
-  showError(byId("job-error"), job.status === "failed" ? job.error || "The analysis failed." : "");
+  bar.hidden = state.progress == null;
+  bar.value = state.progress || 0;
+  showError(byId("job-error"), state.error);
 }
 
 function seekToShot(index) {
   const shot = shots[index];
-  if (!shot || !video.src) return;
-  video.currentTime = Math.max(0, shot.time - SEEK_LEAD_S);
-  video.play().catch(() => {}); // Playback may be refused; the seek still shows the frame.
+  if (!shot || !player.seek(shot.time, SEEK_LEAD_S)) return;
   video.scrollIntoView({ block: "nearest", behavior: "smooth" });
 }
 
 function markCurrentShot() {
-  const now = video.currentTime + SEEK_LEAD_S;
+  if (player.time == null) return;
+  const now = player.time + SEEK_LEAD_S;
   let current = -1;
   shots.forEach((shot, i) => {
     if (shot.time <= now) current = i;
@@ -65,18 +67,21 @@ function fillShots(list) {
   shots = list;
   const rows = list.map((shot, index) => {
     const when = formatClock(shot.time, 1);
+    const recorded = player.recordingAt(shot.time) >= 0;
     const row = el(
       "tr",
-      { class: "shot-row", dataset: { time: shot.time, index, player: shot.player } },
+      { class: "shot-row", dataset: { time: shot.time, index, player: shot.player, recorded } },
       el(
         "td",
         {},
-        el("button", {
-          type: "button",
-          class: "seek link",
-          text: when,
-          "aria-label": `Play the ${shotLabel(shot.type).toLowerCase()} at ${when}`,
-        }),
+        recorded
+          ? el("button", {
+            type: "button",
+            class: "seek link",
+            text: when,
+            "aria-label": `Play the ${shotLabel(shot.type).toLowerCase()} at ${when}`,
+          })
+          : el("span", { text: when, title: "Not recorded" }),
       ),
       el("td", { text: PLAYER_NAMES[shot.player] || shot.player }),
       el("td", { text: shotLabel(shot.type) }),
@@ -130,8 +135,20 @@ function countTypes(list) {
   return counts;
 }
 
-function showReport(job, report, outputs) {
+/** The video part: the recordings, and a word when shots have nothing to play. */
+function showVideo(recordings) {
+  player.setRecordings(recordings);
+  let hint = "Choose a shot to play it.";
+  if (!recordings.length) hint = "There is no video to play the shots in: it was not recorded.";
+  else if (!recordings.some((r) => r.offset_s != null)) {
+    hint = "Where the recording starts in the session is not known: play it from its start.";
+  }
+  byId("shots-hint").textContent = hint;
+}
+
+function showReport(state, report, outputs) {
   const shotList = [...(report.shots || [])].sort((a, b) => a.time - b.time);
+  showVideo(outputs.recordings || []);
   fillSummary(report);
   fillShots(shotList);
   fillRallies(report.rallies || [], (report.video || {}).fps);
@@ -144,58 +161,66 @@ function showReport(job, report, outputs) {
     image.closest("figure").hidden = !url;
     if (url) image.src = url;
   }
-  video.hidden = !outputs.video;
-  if (outputs.video) video.src = outputs.video;
   const json = byId("report-json");
   json.hidden = !outputs.report;
   if (outputs.report) json.href = outputs.report;
-  courtFix.show(job, outputs.video);
+  byId("court-fix").hidden = !courtFix;
+  if (courtFix) courtFix.show(state.job, outputs.video);
   byId("report").hidden = false;
 }
 
 /** Back to following the job, which the server has queued again with a corrected court. */
-function followAgain(job) {
-  video.pause();
+function followAgain() {
+  player.pause();
   byId("report").hidden = true;
   showError(errorBox, "");
-  showJob(job);
   byId("job-state").scrollIntoView({ block: "start", behavior: "smooth" });
   pollWhile(load, POLL_MS);
 }
 
-/** One poll: show the job; once done, fetch and show the report and stop polling. */
+/** One poll: show the match's state; once its report is ready, show it and stop polling. */
 async function load() {
-  let job;
+  let state;
   try {
-    job = await api(`/jobs/${encodeURIComponent(jobId)}`);
+    state = await source.state();
   } catch (err) {
-    if (err instanceof ApiError && err.status === 404) {
-      showError(errorBox, "This job does not exist or belongs to another account.");
+    if (err instanceof ApiError && (err.status === 404 || err.status === 403)) {
+      showError(errorBox, err.status === 404
+        ? source.missing
+        : `This link cannot be used (${err.message}). Ask for a new one.`);
       return false;
     }
-    showError(errorBox, `Could not load the job: ${err.message}`);
+    showError(errorBox, `Could not load the match: ${err.message}`);
     return true;
   }
   showError(errorBox, "");
-  showJob(job);
-  if (job.status !== "done") {
+  showState(state);
+  if (!state.ready) {
     byId("report").hidden = true;
-    return isActive(job);
+    return state.active;
   }
   try {
-    const [report, outputs] = await Promise.all([
-      api(`/jobs/${encodeURIComponent(jobId)}/report`),
-      api(`/jobs/${encodeURIComponent(jobId)}/outputs`),
-    ]);
-    showReport(job, report, outputs);
+    const { report, outputs } = await source.results();
+    showReport(state, report, outputs);
   } catch (err) {
     showError(errorBox, `Could not load the report: ${err.message}`);
   }
   return false;
 }
 
+/** A viewer link's reader has no account here: nothing of the owner's pages is offered. */
+function readOnly() {
+  for (const node of document.querySelectorAll(".topbar nav, #sign-out, .owner-only")) {
+    node.hidden = true;
+  }
+}
+
 video.addEventListener("timeupdate", markCurrentShot);
-if (initAccount()) {
-  if (jobId) pollWhile(load, POLL_MS);
-  else showError(errorBox, "No job given. Open a report from the jobs page.");
+if (!source) {
+  showError(errorBox, "No match given. Open a report from the list of your matches.");
+} else if (source.readOnly) {
+  readOnly();
+  pollWhile(load, POLL_MS);
+} else if (initAccount()) {
+  pollWhile(load, POLL_MS);
 }

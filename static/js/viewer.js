@@ -4,15 +4,23 @@
  * nor in a Referer) grants the video and the results of one session until it expires or
  * is revoked.
  *
+ * Once the session has ended the live part goes away and the final numbers of the report
+ * show, with a link to the whole report (read-only, through the same link).
+ *
  * Element ids: #viewer-status (its data-state: loading, waiting, live, reconnecting,
- * ended, denied, error), #viewer-retry, #remote-video, #live-error, and the live panel's.
+ * ended, denied, error), #viewer-retry, #remote-video, #live-error, the live panel's, and
+ * #viewer-ended with #ended-total-shots, #ended-rallies, #ended-duration, #ended-note,
+ * #ended-report-link.
  */
 
 import { api, byId, showError } from "./api.js";
+import { formatClock } from "./format.js";
 import { LiveConnection } from "./live-connection.js";
 import { LivePanel } from "./live-panel.js";
 
 const POLL_MS = 2000;
+// How often the ended page asks whether the report is stored (it is written after the end).
+const REPORT_WAIT_MS = 1000;
 // How often a link opened before the stream started checks whether it has.
 const WAIT_MS = 5000;
 
@@ -141,12 +149,52 @@ async function poll() {
   timer = setTimeout(poll, POLL_MS);
 }
 
+/** The ended state: no more live video or live numbers, the report's instead. */
 function showEnded() {
+  if (ended) return;
   ended = true;
   clearTimeout(timer);
   if (connection) connection.close();
-  if (panel) panel.setConnection({ state: "ended", text: "The session has ended" });
+  video.srcObject = null;
+  byId("viewer-live").hidden = true;
+  showError(errorBox, "");
   setStatus("ended", "The session has ended.");
+  byId("viewer-ended").hidden = false;
+  showFinal();
+}
+
+/** Fills the final numbers from the report once the server has stored it. */
+async function showFinal() {
+  const note = byId("ended-note");
+  const path = `/view/${encodeURIComponent(token)}`;
+  try {
+    const info = await fetchInfo();
+    if (info.status !== "ended") {
+      timer = setTimeout(showFinal, REPORT_WAIT_MS);
+      return;
+    }
+    if (!info.report_ready) {
+      note.textContent = `There is no report: ${info.error || "nothing was analysed"}.`;
+      return;
+    }
+    const report = await api(`${path}/report`, { auth: false });
+    const summary = report.summary || {};
+    byId("ended-total-shots").textContent = String(summary.total_shots ?? report.shots.length);
+    byId("ended-rallies").textContent = String(summary.rallies ?? report.rallies.length);
+    byId("ended-duration").textContent = formatClock((report.video || {}).duration || 0);
+    note.textContent =
+      "The report has every shot, the rallies and the video where it was recorded.";
+    const link = byId("ended-report-link");
+    link.href = `/static/report.html#view=${encodeURIComponent(token)}`;
+    link.hidden = false;
+  } catch (error) {
+    if (error.status === 403) {
+      byId("viewer-ended").hidden = true;
+      explain(error);
+      return;
+    }
+    note.textContent = `Could not load the report: ${error.message}`;
+  }
 }
 
 retryButton.addEventListener("click", () => {
