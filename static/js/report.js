@@ -144,8 +144,12 @@ function showReport(job, report, outputs) {
     image.closest("figure").hidden = !url;
     if (url) image.src = url;
   }
-  video.hidden = !outputs.video;
-  if (outputs.video) video.src = outputs.video;
+  // Videos browsers cannot play (MPEG-4 Part 2, HEVC) come with an H.264 copy to watch.
+  const watch = outputs.playable_video || outputs.video;
+  video.hidden = !watch;
+  if (watch) video.src = watch;
+  byId("video-original-line").hidden = !outputs.video_download;
+  if (outputs.video_download) byId("video-original").href = outputs.video_download;
   const json = byId("report-json");
   json.hidden = !outputs.report;
   if (outputs.report) json.href = outputs.report;
