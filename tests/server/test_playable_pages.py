@@ -10,16 +10,9 @@ from server.app import create_app
 from tests.conftest import require
 from tests.server.conftest import sign_up
 from tests.server.test_pages import CHROMIUM, CHROMIUM_ARGS, PHONE, wait_for, watch_errors
-from tests.server.test_playable_video import analysed_upload
+from tests.server.test_playable_video import ALL_ENGLAND_COURT, analysed_upload
 
 DESKTOP = {"width": 1280, "height": 800}
-# The outer doubles corners of the All England camera, read off its first frame.
-ALL_ENGLAND_COURT = {
-    "far_left": [400, 380],
-    "far_right": [877, 380],
-    "near_right": [1006, 668],
-    "near_left": [272, 668],
-}
 SEEK_LEAD_S = 0.5  # report.js starts a shot this long before its hit
 VIDEO = "document.querySelector('#report-video')"
 

@@ -4,7 +4,10 @@ downloadable, H.264 uploads get no copy, and deleting the job deletes the copy."
 
 from __future__ import annotations
 
+import json
 import struct
+import subprocess
+import sys
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +27,13 @@ DENMARK_COURT = {
     "far_right": [818.2, 256.2],
     "near_right": [981.2, 646.4],
     "near_left": [278.8, 649.0],
+}
+# The All England camera's, read off its first frame.
+ALL_ENGLAND_COURT = {
+    "far_left": [400, 380],
+    "far_right": [877, 380],
+    "near_right": [1006, 668],
+    "near_left": [272, 668],
 }
 # A side view of one player: any court inside the 1920x1080 picture will do.
 PHONE_COURT = {
@@ -102,6 +112,8 @@ async def test_mpeg4_upload_gets_a_playable_copy(client, alice, mpeg4_clip, tmp_
     await check_playable_copy(job, mpeg4_clip, tmp_path, (1280, 720))
     await check_original_downloadable(job, mpeg4_clip, tmp_path)
     assert list(settings.work_dir.iterdir()) == []
+    [stored] = (settings.data_dir / "files").rglob("playable.mp4")
+    made = stored.stat()
 
     # A corrected court analyses the video again and keeps the copy it has.
     court = {**DENMARK_COURT, "near_left": [280.0, 649.0]}
@@ -110,12 +122,28 @@ async def test_mpeg4_upload_gets_a_playable_copy(client, alice, mpeg4_clip, tmp_
     redone = await wait_for_job(alice, job["id"])
     assert redone["status"] == "done", redone
     await check_playable_copy(redone, mpeg4_clip, tmp_path, (1280, 720))
-    assert len(list((settings.data_dir / "files").rglob("playable.mp4"))) == 1
+    assert (stored.stat().st_ino, stored.stat().st_mtime_ns) == (made.st_ino, made.st_mtime_ns)
 
     assert (await alice.call("DELETE", f"/api/v1/jobs/{job['id']}")).status == 204
     response = await download(redone["outputs"]["playable_video"], tmp_path / "gone")
     assert response.status == 404
     assert not list((settings.data_dir / "files").rglob("playable.mp4"))
+
+
+def test_worker_makes_the_copy_after_the_analysis(shared_data, tmp_path):
+    """The copy is a step of the job's process, and its progress runs on to the end."""
+    video = shared_data / "tracknet_allengland" / "1_03_04.mp4"
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "server.job_worker", str(video)]
+    command += [json.dumps(ALL_ENGLAND_COURT), str(out), "15"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    messages = [json.loads(line) for line in result.stdout.splitlines()]
+    progress = [m["progress"] for m in messages if "progress" in m]
+    assert progress == sorted(progress) and progress[-1] == 1.0
+    assert messages[-1]["done"] and messages[-1]["playable"] == "playable.mp4"
+    assert probe(out / "playable.mp4").frames == probe(video).frames
+    assert (out / "report.json").exists()
 
 
 async def test_hevc_1080p_upload_gets_a_720p_copy(client, alice, shared_data, tmp_path):
