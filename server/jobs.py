@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
+from server.cleanup import StorageCleaner, schedule
 from server.db import Database
 from server.models import Job, JobStatus, utcnow
 from storage import Storage, StorageError, StorageUnavailable
@@ -111,9 +112,11 @@ class JobRunner:
         max_attempts: int = 3,
         timeout_s: float = 6 * 3600.0,
         stall_timeout_s: float = 300.0,
+        cleaner: StorageCleaner | None = None,
     ) -> None:
         self.db = db
         self.storage = storage
+        self.cleaner = cleaner
         self.workers = workers
         self.analysis_fps = analysis_fps
         self.retries = retries
@@ -260,7 +263,8 @@ class JobRunner:
             )
             return
         if await self._load(job_id) is None:
-            return  # deleted while it ran
+            await self._remove_outputs(job)
+            return
         await self._update(
             job_id,
             status=JobStatus.DONE,
@@ -271,6 +275,15 @@ class JobRunner:
             finished_at=utcnow(),
         )
         log.info("job %s: done in %.1f s", job_id, time.monotonic() - started)
+
+    async def _remove_outputs(self, job: Job) -> None:
+        """The job was deleted while its outputs were being stored, perhaps after its
+        deletion removed them: what it stored goes now (or in the sweep, storage willing)."""
+        async with self.db.session() as session:
+            record = schedule(session, job.s3_output_prefix + "/")
+            await session.commit()
+        if self.cleaner is not None:
+            await self.cleaner.run([record])
 
     async def _analyse(self, job: Job) -> tuple[dict[str, Any], str | None]:
         """Runs the analysis and stores its outputs; returns the summary and the key of the

@@ -18,6 +18,8 @@ import pytest
 from analysis.playable import is_browser_playable
 from analysis.video import probe
 from server.app import create_app
+from server.context import JOBS
+from storage import LocalStorage
 from tests.server.conftest import SignedIn, sign_up, wait_for_job
 from tests.server.test_uploads import upload_multipart, upload_single
 
@@ -128,6 +130,34 @@ async def test_mpeg4_upload_gets_a_playable_copy(client, alice, mpeg4_clip, tmp_
     response = await download(redone["outputs"]["playable_video"], tmp_path / "gone")
     assert response.status == 404
     assert not list((settings.data_dir / "files").rglob("playable.mp4"))
+
+
+async def test_job_deleted_while_its_copy_is_stored_leaves_nothing(
+    client, alice, mpeg4_clip, settings, monkeypatch
+):
+    """A deletion that lands after the analysis, while the outputs go to storage, must not
+    leave the copy (the biggest of them) behind."""
+    job: dict[str, str] = {}
+    deletions: list[int] = []
+    put_file = LocalStorage.put_file
+
+    async def delete_first(self, key, path, content_type=None):
+        if key.endswith("/playable.mp4") and not deletions:
+            response = await alice.call("DELETE", f"/api/v1/jobs/{job['id']}")
+            deletions.append(response.status)
+        return await put_file(self, key, path, content_type)
+
+    monkeypatch.setattr(LocalStorage, "put_file", delete_first)
+    ticket = await upload_single(alice, mpeg4_clip.read_bytes(), court=DENMARK_COURT)
+    job["id"] = ticket["job_id"]
+    confirm = await alice.call("POST", f"/api/v1/upload/confirm/{job['id']}")
+    assert confirm.status == 202, await confirm.text()
+    await client.app[JOBS].wait_idle()
+
+    assert deletions == [204]
+    assert (await alice.call("GET", f"/api/v1/jobs/{job['id']}")).status == 404
+    objects = settings.data_dir / "files" / "objects"
+    assert [p for p in objects.rglob("*") if p.is_file()] == []
 
 
 def test_worker_makes_the_copy_after_the_analysis(shared_data, tmp_path):
