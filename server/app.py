@@ -147,6 +147,7 @@ async def jobs_context(app: web.Application) -> AsyncIterator[None]:
         max_attempts=settings.job_max_attempts,
         timeout_s=settings.job_timeout_s,
         stall_timeout_s=settings.job_stall_timeout_s,
+        cleaner=app[CLEANER],
     )
     app[JOBS] = runner
     app[UPLOADS] = Uploads(app[DB], app[STORAGE], runner, app[CLEANER], settings)

@@ -2,7 +2,8 @@
 
 A job's video is fetched from storage into a temporary folder, analysed by
 `server.job_worker` in a child process (off the event loop, one process per job), and its
-report and heatmaps are written back under the job's output prefix. Jobs that were queued or
+report and heatmaps are written back under the job's output prefix, with a copy of the video
+that browsers play when they cannot play the original. Jobs that were queued or
 running when the server stopped are queued again when it starts.
 
 A worker outlives whatever goes wrong with one job: an unexpected error (the database locked
@@ -32,6 +33,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
+from server.cleanup import StorageCleaner, schedule
 from server.db import Database
 from server.models import Job, JobStatus, utcnow
 from storage import Storage, StorageError, StorageUnavailable
@@ -43,6 +45,8 @@ OUTPUTS = {
     "heatmap_near": ("heatmap_near.png", "image/png"),
     "heatmap_far": ("heatmap_far.png", "image/png"),
 }
+# The browser-playable copy of a video browsers cannot play, made by the job's worker.
+PLAYABLE_VIDEO = ("playable.mp4", "video/mp4")
 PROGRESS_WRITE_S = 1.0  # at most one progress write to the database per second and job
 WORK_PREFIX = "job-"  # a job's folder in the work dir, while it runs
 # Below this much progress the analysis has not run long enough to tell how long it takes.
@@ -108,9 +112,11 @@ class JobRunner:
         max_attempts: int = 3,
         timeout_s: float = 6 * 3600.0,
         stall_timeout_s: float = 300.0,
+        cleaner: StorageCleaner | None = None,
     ) -> None:
         self.db = db
         self.storage = storage
+        self.cleaner = cleaner
         self.workers = workers
         self.analysis_fps = analysis_fps
         self.retries = retries
@@ -240,7 +246,7 @@ class JobRunner:
         log.info("job %s: analysing %s (%d bytes)", job_id, job.s3_video_key, job.size)
         started = time.monotonic()
         try:
-            summary = await self._analyse(job)
+            summary, playable_key = await self._analyse(job)
         except JobFailed as exc:
             log.info("job %s: failed: %s", job_id, exc)
             await self._update(
@@ -257,18 +263,31 @@ class JobRunner:
             )
             return
         if await self._load(job_id) is None:
-            return  # deleted while it ran
+            await self._remove_outputs(job)
+            return
         await self._update(
             job_id,
             status=JobStatus.DONE,
             progress=1.0,
             summary=summary,
+            playable_video_key=playable_key,
             error=None,
             finished_at=utcnow(),
         )
         log.info("job %s: done in %.1f s", job_id, time.monotonic() - started)
 
-    async def _analyse(self, job: Job) -> dict[str, Any]:
+    async def _remove_outputs(self, job: Job) -> None:
+        """The job was deleted while its outputs were being stored, perhaps after its
+        deletion removed them: what it stored goes now (or in the sweep, storage willing)."""
+        async with self.db.session() as session:
+            record = schedule(session, job.s3_output_prefix + "/")
+            await session.commit()
+        if self.cleaner is not None:
+            await self.cleaner.run([record])
+
+    async def _analyse(self, job: Job) -> tuple[dict[str, Any], str | None]:
+        """Runs the analysis and stores its outputs; returns the summary and the key of the
+        video's playable copy (None when the video plays as it is)."""
         # The folder is made and removed in a thread: deleting a downloaded hour of video
         # takes long enough to stall the event loop, and live streams share it.
         tmp = Path(await asyncio.to_thread(_make_work_folder, self.work_dir, job.id))
@@ -278,8 +297,13 @@ class JobRunner:
             await self._retrying(
                 job.id, "download", lambda: self.storage.download_to(job.s3_video_key, video)
             )
-            summary = await self._analyse_file(job, video, out)
-            for name, content_type in OUTPUTS.values():
+            result = await self._analyse_file(job, video, out)
+            outputs = list(OUTPUTS.values())
+            playable_key = job.playable_video_key  # made by an earlier run of the job
+            if result.get("playable"):
+                outputs.append(PLAYABLE_VIDEO)
+                playable_key = f"{job.s3_output_prefix}/{PLAYABLE_VIDEO[0]}"
+            for name, content_type in outputs:
                 key = f"{job.s3_output_prefix}/{name}"
                 path = out / name
                 await self._retrying(
@@ -289,11 +313,12 @@ class JobRunner:
                         key, path, ct
                     ),
                 )
-            return summary
+            return result["summary"], playable_key
         finally:
             await asyncio.shield(asyncio.to_thread(shutil.rmtree, tmp, ignore_errors=True))
 
     async def _analyse_file(self, job: Job, video: Path, out: Path) -> dict[str, Any]:
+        """Analyses the video in a worker process; returns its final message."""
         if job.court is None:
             raise JobFailed("no court corners were given for this video")
         # The worker's stderr goes to a file: a pipe nobody reads while the job runs would
@@ -308,6 +333,8 @@ class JobRunner:
                 json.dumps(job.court),
                 str(out),
                 str(self.analysis_fps),
+                # A new court does not change the video: its copy is made once.
+                *(["--no-playable-copy"] if job.playable_video_key else []),
                 stdout=asyncio.subprocess.PIPE,
                 stderr=stderr_file,
             )
@@ -326,7 +353,7 @@ class JobRunner:
             tail = stderr_path.read_text(errors="replace")[-2000:]
             log.error("job %s: analysis process exited with %s: %s", job.id, code, tail)
             raise JobFailed(f"the analysis stopped unexpectedly (exit code {code})")
-        return result["summary"]
+        return result
 
     async def _follow(self, job_id: str, process: asyncio.subprocess.Process) -> dict[str, Any]:
         """Relays the worker's progress into the job; returns its final message. Raises

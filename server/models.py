@@ -75,6 +75,8 @@ class Job(SQLModel, table=True):
     storage_type: str = Field(max_length=8)  # "local" | "s3"
     s3_video_key: str = Field(max_length=1024)
     s3_output_prefix: str = Field(max_length=1024)
+    # The H.264 copy browsers play, under the output prefix; None when the video plays as is.
+    playable_video_key: str | None = Field(default=None, max_length=1024)
     summary: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     attempts: int = 0
     created_at: datetime = Field(default_factory=utcnow)

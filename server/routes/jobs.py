@@ -53,13 +53,20 @@ def _rounded(seconds: float | None) -> int | None:
 
 
 async def output_urls(request: web.Request, job: Job) -> dict[str, str]:
-    """Signed, expiring URLs of the job's files, usable without the bearer token."""
+    """Signed, expiring URLs of the job's files, usable without the bearer token: `video` is
+    the original as uploaded (`video_download` saves it under its name), `playable_video`
+    its H.264 copy when browsers cannot play it."""
     storage, ttl = request.app[STORAGE], request.app[SETTINGS].download_url_ttl_s
     urls = {}
     for name, (filename, _) in OUTPUTS.items():
         url = await storage.download_url(f"{job.s3_output_prefix}/{filename}", ttl)
         urls[name] = absolute_url(request, url)
     urls["video"] = absolute_url(request, await storage.download_url(job.s3_video_key, ttl))
+    download = await storage.download_url(job.s3_video_key, ttl, filename=job.filename)
+    urls["video_download"] = absolute_url(request, download)
+    if job.playable_video_key:
+        url = await storage.download_url(job.playable_video_key, ttl)
+        urls["playable_video"] = absolute_url(request, url)
     return urls
 
 

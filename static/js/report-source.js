@@ -57,8 +57,9 @@ function jobSource(jobId) {
     },
     async results() {
       const [report, outputs] = await Promise.all([api(`${path}/report`), api(`${path}/outputs`)]);
-      // An upload is one recording, the whole match, from its start.
-      const video = outputs.video;
+      // An upload is one recording, the whole match, from its start. Videos browsers cannot
+      // play (MPEG-4 Part 2, HEVC) come with an H.264 copy to watch.
+      const video = outputs.playable_video || outputs.video;
       const recordings = video ? [{ url: video, offset_s: 0, duration_s: null }] : [];
       return { report, outputs: { ...outputs, recordings } };
     },

@@ -161,6 +161,8 @@ function showReport(state, report, outputs) {
     image.closest("figure").hidden = !url;
     if (url) image.src = url;
   }
+  byId("video-original-line").hidden = !outputs.video_download;
+  if (outputs.video_download) byId("video-original").href = outputs.video_download;
   const json = byId("report-json");
   json.hidden = !outputs.report;
   if (outputs.report) json.href = outputs.report;
