@@ -108,8 +108,10 @@ function showShared({ title, expires_at: expiresAt, report, outputs }) {
     image.closest("figure").hidden = !url;
     if (url) image.src = url;
   }
-  video.hidden = !outputs.video;
-  if (outputs.video) video.src = outputs.video;
+  // Videos browsers cannot play (MPEG-4 Part 2, HEVC) come with an H.264 copy to watch.
+  const watch = outputs.playable_video || outputs.video;
+  video.hidden = !watch;
+  if (watch) video.src = watch;
   byId("shared-csv").href = `/api/v1/shared/shots.csv?token=${encodeURIComponent(token)}`;
   byId("report").hidden = false;
 }
