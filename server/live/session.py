@@ -16,7 +16,8 @@ from aiortc.contrib.media import MediaRelay
 
 from analysis.court import Court
 from server.live.analysis import LiveAnalysis, Messages
-from server.live.recorder import Mp4Recorder
+from server.live.encoded import H264, EncodedVideo, prefer_h264
+from server.live.recorder import H264Recorder, Mp4Recorder, Recorder
 from server.live.tracks import PublisherTrack
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,8 @@ class LiveSession:
         self.current_rally = 0
         self.shot_distribution: dict[str, int] = {}
         self.last_shot: dict[str, Any] | None = None
-        self.recorder: Mp4Recorder | None = None
+        self.encoded = EncodedVideo(session_id)  # the phone's own frames, for recording
+        self.recorder: Recorder | None = None
         self._publisher: RTCPeerConnection | None = None
         self._channels: dict[RTCPeerConnection, RTCDataChannel] = {}
         self._viewers: dict[RTCPeerConnection, str] = {}  # connection -> its viewer link
@@ -83,6 +85,9 @@ class LiveSession:
         self._check_open()
         pc = RTCPeerConnection(self.ice())
         previous, self._publisher = self._publisher, pc
+        # Made before the offer is read so that the answer lists H.264 first.
+        video = pc.addTransceiver("video", direction="recvonly")
+        prefer_h264(video)
 
         @pc.on("track")
         def on_track(track) -> None:
@@ -109,6 +114,7 @@ class LiveSession:
             self._publisher = previous
             await pc.close()
             raise
+        self.encoded.attach(video.receiver)
         if pc.connectionState != "connected":
             self._start_grace()  # until this connection is up, the session has no publisher
         if previous is not None:
@@ -189,7 +195,7 @@ class LiveSession:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise OfferError(f"malformed SDP offer: {exc}") from exc
-        kinds = {t.kind for t in pc.getTransceivers()}
+        kinds = {t.kind for t in pc.getTransceivers() if t.mid is not None}  # in the offer
         if expect_video and "video" not in kinds:
             raise OfferError("the offer has no video to send")
         if pc.sctp is None:
@@ -240,9 +246,15 @@ class LiveSession:
     # -- recording ---------------------------------------------------------------------------
 
     def start_recording(self, path: Path, fps: float) -> None:
+        """Records the phone's H.264 as it comes; any other codec (or none seen yet) is
+        re-encoded from the decoded frames."""
         if self.recorder is not None:
             raise RuntimeError("already recording")
-        self.recorder = Mp4Recorder(path, self.relay.subscribe(self.track, buffered=False), fps)
+        if self.encoded.codec == H264:
+            self.recorder = H264Recorder(path, self.encoded)
+        else:
+            track = self.relay.subscribe(self.track, buffered=False)
+            self.recorder = Mp4Recorder(path, track, fps)
         self.recorder.start()
 
     async def stop_recording(self) -> Path | None:
