@@ -121,4 +121,3 @@ class EncodedVideo:
                 sink(encoded)
         except Exception:
             log.exception("stream %s: an encoded frame could not be passed on", self.name)
-

@@ -171,9 +171,7 @@ class H264Recorder:
         self.frames = 0
         self._video = video
         self._queue: queue.SimpleQueue[tuple[int, EncodedFrame] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(
-            target=self._run, name=f"recorder-{path.stem}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name=f"recorder-{path.stem}", daemon=True)
         self._received = 0  # frames offered, dropped ones included (their index is skipped)
         self._keyframes_task: asyncio.Task[None] | None = None
         self._stopped = False

@@ -18,7 +18,6 @@ from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from server.context import STREAMS
 from server.live.encoded import DECODER_QUEUE, H264, SEND_PLI, EncodedFrame
 from server.live.recorder import START_CODE, H264Recorder, Mp4Recorder
-from tests.server.conftest import sign_up
 from tests.server.live_client import ClipTrack, LiveClient
 from tests.server.test_live import connect, create_session
 from tests.server.test_live_recording import fetch, wait_until
@@ -32,9 +31,7 @@ def publisher(clip, codec: str | None = None) -> LiveClient:
     client = LiveClient(ClipTrack(clip.video, FPS, loop=True))
     if codec is not None:
         codecs = [
-            c
-            for c in RTCRtpSender.getCapabilities("video").codecs
-            if c.mimeType.lower() == codec
+            c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType.lower() == codec
         ]
         client.pc.getTransceivers()[0].setCodecPreferences(codecs)
     return client
