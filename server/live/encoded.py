@@ -107,7 +107,10 @@ class EncodedVideo:
         if send_pli is None:
             return
         for source in receiver.getSynchronizationSources():
-            await send_pli(source.source)
+            try:
+                await send_pli(source.source)
+            except Exception as exc:  # the connection is closing: the next one will do
+                log.debug("stream %s: keyframe request not sent: %s", self.name, exc)
 
     def _received(self, item: tuple[Any, Any], connection: int) -> None:
         # Runs inside aiortc's packet handling: nothing here may raise into it.
