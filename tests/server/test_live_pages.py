@@ -128,6 +128,13 @@ async def test_capture_and_viewer_pages(aiohttp_server, settings, camera_browser
     # encoded again on the server would carry libx264's settings.
     assert probe(tmp_path / "recording.mp4").codec == "h264"
     assert b"x264 - core" not in (tmp_path / "recording.mp4").read_bytes()
+    player = await camera_browser.new_page()  # and a browser plays it
+    await player.goto(href)
+    await player.wait_for_function(
+        "(v => v && v.readyState >= 2 && v.videoWidth > 0)(document.querySelector('video'))",
+        timeout=20_000,
+    )
+    await player.close()
 
     # Ending shows the report on the phone and tells the coach.
     await phone.click("#end-session")
