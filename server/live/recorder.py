@@ -40,6 +40,8 @@ FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 
 
 class Recorder(Protocol):
+    """What a live session needs of a recorder, whichever way it records."""
+
     path: Path
     frames: int
 
@@ -49,6 +51,8 @@ class Recorder(Protocol):
 
 
 class Mp4Recorder:
+    """Encodes a track's decoded frames to H.264 (for streams in other codecs)."""
+
     def __init__(self, path: Path, track: MediaStreamTrack, fps: float = 30.0) -> None:
         self.path = path
         self.fps = fps
