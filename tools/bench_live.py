@@ -28,6 +28,12 @@ The phones' video is prepared once: the bench clip re-encoded to H.264 at the ch
 MPEG-TS file (Annex B, as RTP carries H.264). aiortc's `MediaPlayer(decode=False)` sends its
 packets as they are, so the clients encode nothing and leave the CPU to the server.
 
+The `live_recording` benchmark answers what recording costs the analysis: 1 stream at High
+(15 fps) and 4 at Medium (10 fps), each run once without and once with every stream recorded
+throughout (BENCH_LIVE_RECORDING_SECONDS each, 60 by default). It prints the analysed frames
+per second of both runs and their ratio; the target is a ratio of at least 0.95. The phones
+send H.264, which the server records as it comes.
+
 The clients' round trip is longer than the server's latency by what the server cannot see:
 transport, decoding, and mostly aiortc's jitter buffer, which hands a frame on only when the
 first packet of the next one arrives (one frame interval: 100 ms at 10 fps). The server's
@@ -58,6 +64,10 @@ DEFAULT_STREAMS = (1, 2, 4, 8)
 DEFAULT_FPS = 10.0
 TARGET_STREAMS, TARGET_FPS, TARGET_P95_MS, TARGET_S = 4, 10.0, 150.0, 300.0
 WINDOW_S = 60.0  # the server's latency window; "first" and "last" minute
+# Recording's cost: (streams, fps) cases, and the least share of analysed frames it may cost.
+RECORDING_CASES = ((1, 15.0), (4, 10.0))
+RECORDING_TARGET = 0.95
+RECORDING_SECONDS = 60.0
 # Latency counts as grown when the last minute's p95 is this much above the first one's
 # (relative and absolute, so that noise at a few milliseconds is no growth).
 GROWTH_RATIO, GROWTH_MS = 1.2, 10.0
@@ -129,14 +139,21 @@ def summarize(run: LoadRun, fps: float) -> list[Result]:
     return results
 
 
-def _rates(run: LoadRun, p: str) -> list[Result]:
+def _stream_rates(run: LoadRun, kind: str) -> list[float]:
+    """Each stream's mean frame rate of `kind` (received, analysed) over the run."""
     steady = run.samples[1:] or run.samples  # the first one's 5 s rates reach into the warm-up
-    analysed, received, messages = [], [], []
+    rates = []
+    for i in range(len(run.publishers)):
+        lives = [live for s in steady if (live := s.live[i]) is not None]
+        rates.append(_mean([live["fps"][kind] for live in lives]))
+    return rates
+
+
+def _rates(run: LoadRun, p: str) -> list[Result]:
+    analysed, received = _stream_rates(run, "analysed"), _stream_rates(run, "received")
+    messages = []
     sent = dropped = 0
     for i, pub in enumerate(run.publishers):
-        lives = [live for s in steady if (live := s.live[i]) is not None]
-        analysed.append(_mean([live["fps"]["analysed"] for live in lives]))
-        received.append(_mean([live["fps"]["received"] for live in lives]))
         messages.append(sum(1 for at, _ in pub.received if _timed(run, at)) / run.seconds)
         sent += sum(1 for at in pub.track.sent_at if _timed(run, at))
         first, last = run.samples[0].live[i], run.samples[-1].live[i]
@@ -298,4 +315,60 @@ def bench_live(ctx: Context) -> list[Result]:
             results += summarize(run, options.fps)
             if n == TARGET_STREAMS and options.fps == TARGET_FPS:
                 results.append(verdict(results, seconds))
+    return results
+
+
+def recording_cost(case: str, plain: LoadRun, recorded: LoadRun) -> list[Result]:
+    """Analysed frames per second without and with recording, and their ratio."""
+    off, on = _mean(_stream_rates(plain, "analysed")), _mean(_stream_rates(recorded, "analysed"))
+    ratio = on / off if off else math.nan
+    loads = [f"{r.other_cores:.1f}" for r in (plain, recorded) if r.other_cores is not None]
+    load = f"; other load {' and '.join(loads)} cores" if loads else ""
+    cpu = [_cores(r.samples[0], r.samples[-1]) for r in (plain, recorded)]
+    recording = sum(1 for live in recorded.samples[-1].live if live and live["recording"])
+    return [
+        Result(f"{case}_analysed_fps", off, "frames/s", "per stream, not recording"),
+        Result(
+            f"{case}_recording_analysed_fps",
+            on,
+            "frames/s",
+            f"per stream, {recording} of {recorded.n} recording at the end{load}",
+        ),
+        Result(
+            f"{case}_recording_ratio",
+            ratio,
+            "x",
+            f"target >= {RECORDING_TARGET:g}: {'yes' if ratio >= RECORDING_TARGET else 'NO'};"
+            f" server CPU {cpu[0]:.2f} -> {cpu[1]:.2f} cores",
+        ),
+    ]
+
+
+@benchmark("live_recording")
+def bench_live_recording(ctx: Context) -> list[Result]:
+    """What recording costs the live analysis: analysed fps without and with it."""
+    from tools.live_load import SPARE_S, prepare_input, quality_for, run_load
+
+    seconds = float(os.environ.get("BENCH_LIVE_RECORDING_SECONDS") or RECORDING_SECONDS)
+    court = (ctx.clip.corners, ctx.size)
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="bench-recording-") as tmp:
+        for n, fps in RECORDING_CASES:
+            quality, kbps = quality_for(fps)
+            case = f"n{n}_{quality}"
+            video = Path(tmp) / f"phone-{fps:g}.ts"
+            prepare_input(ctx.clip.video, video, fps, kbps, seconds + SPARE_S)
+            print(f"  ({n} stream(s) at {quality} for {seconds:.0f} s, then recorded)", flush=True)
+            try:
+                runs = [
+                    asyncio.run(
+                        run_load(n, seconds, video, quality, court, Path(tmp), record=record)
+                    )
+                    for record in (False, True)
+                ]
+            except RuntimeError as exc:
+                print(f"  {exc}", file=sys.stderr, flush=True)
+                results.append(Result(f"{case}_failed", 1.0, "", str(exc).splitlines()[0]))
+                continue
+            results += recording_cost(case, *runs)
     return results

@@ -300,6 +300,9 @@ class Publisher:
         body = await self.api.call("GET", f"/api/v1/stream/{self.session_id}/status")
         return body.get("live")
 
+    async def record(self) -> None:
+        await self.api.call("POST", f"/api/v1/stream/{self.session_id}/recording/start")
+
     async def end(self) -> None:
         await self.api.call("POST", f"/api/v1/stream/{self.session_id}/end")
 
@@ -363,11 +366,14 @@ async def run_load(
     quality: str,
     court: tuple[dict[str, Any], tuple[int, int]],
     tmp: Path,
+    record: bool = False,
 ) -> LoadRun:
     """Streams `video` from `n` phones to a fresh server for `seconds`, each in a session of
-    `quality` on `court` (corners, and the frame size they are marked on); returns all that
-    was measured. Raises RuntimeError, with the end of the server's log, when it fails."""
-    server = ServerProcess(tmp / f"data-{n}", tmp / f"server-{n}.log")
+    `quality` on `court` (corners, and the frame size they are marked on), recording every
+    stream throughout with `record`; returns all that was measured. Raises RuntimeError, with
+    the end of the server's log, when it fails."""
+    name = f"{n}-recording" if record else str(n)
+    server = ServerProcess(tmp / f"data-{name}", tmp / f"server-{name}.log")
     publishers: list[Publisher] = []
     try:
         async with aiohttp.ClientSession() as http:
@@ -386,6 +392,8 @@ async def run_load(
             connected = time.monotonic()
             analysing = asyncio.gather(*(p.analysing.wait() for p in publishers))
             await asyncio.wait_for(analysing, WARMUP_TIMEOUT_S)
+            if record:
+                await asyncio.gather(*(p.record() for p in publishers))
             run.started = time.monotonic()
             run.warmup_s = run.started - connected
             with measure() as usage:

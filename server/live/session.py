@@ -19,8 +19,9 @@ from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationEr
 from analysis.court import Court
 from server.json_input import JsonInputError, parse_json
 from server.live.analysis import LiveAnalysis, Messages
+from server.live.encoded import H264, EncodedVideo, prefer_h264
 from server.live.offer import OfferError, check_offer
-from server.live.recorder import Mp4Recorder
+from server.live.recorder import H264Recorder, Mp4Recorder, Recorder
 from server.live.tracks import PublisherTrack
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,8 @@ class LiveSession:
         self.current_rally = 0
         self.shot_distribution: dict[str, int] = {}
         self.last_shot: dict[str, Any] | None = None
-        self.recorder: Mp4Recorder | None = None
+        self.encoded = EncodedVideo(session_id)  # the phone's own frames, for recording
+        self.recorder: Recorder | None = None
         self._publisher: RTCPeerConnection | None = None
         self._channels: dict[RTCPeerConnection, RTCDataChannel] = {}
         self._viewers: dict[RTCPeerConnection, str] = {}  # connection -> its viewer link
@@ -93,6 +95,9 @@ class LiveSession:
         self._check_open()
         pc = RTCPeerConnection(self.ice())
         previous, self._publisher = self._publisher, pc
+        # Made before the offer is read so that the answer lists H.264 first.
+        video = pc.addTransceiver("video", direction="recvonly")
+        prefer_h264(video)
 
         @pc.on("track")
         def on_track(track) -> None:
@@ -119,6 +124,7 @@ class LiveSession:
             self._publisher = previous
             await pc.close()
             raise
+        self.encoded.attach(video.receiver)
         if pc.connectionState != "connected":
             self._start_grace()  # until this connection is up, the session has no publisher
         if previous is not None:
@@ -203,7 +209,7 @@ class LiveSession:
         except (InvalidAccessError, InvalidStateError, OperationError) as exc:
             # Whatever else aiortc cannot negotiate is the offer's fault, not the server's.
             raise OfferError(f"the SDP offer cannot be answered: {exc}") from exc
-        kinds = {t.kind for t in pc.getTransceivers()}
+        kinds = {t.kind for t in pc.getTransceivers() if t.mid is not None}  # in the offer
         if expect_video and "video" not in kinds:
             raise OfferError("the offer has no video to send")
         if pc.sctp is None:
@@ -254,9 +260,15 @@ class LiveSession:
     # -- recording ---------------------------------------------------------------------------
 
     def start_recording(self, path: Path, fps: float) -> None:
+        """Records the phone's H.264 as it comes; any other codec (or none seen yet) is
+        re-encoded from the decoded frames."""
         if self.recorder is not None:
             raise RuntimeError("already recording")
-        self.recorder = Mp4Recorder(path, self.relay.subscribe(self.track, buffered=False), fps)
+        if self.encoded.codec == H264:
+            self.recorder = H264Recorder(path, self.encoded, clock=self.track.time_of)
+        else:
+            track = self.relay.subscribe(self.track, buffered=False)
+            self.recorder = Mp4Recorder(path, track, fps)
         self.recorder.start()
 
     async def stop_recording(self) -> Recorded | None:

@@ -38,6 +38,12 @@ class PublisherTrack(MediaStreamTrack):
         self._offset = None
         self._attached.set()
 
+    def time_of(self, upstream_pts: int) -> float | None:
+        """Stream time (s) of a frame of the current connection, from its upstream pts
+        (None until a frame of the connection has come through)."""
+        offset = self._offset
+        return None if offset is None else float((upstream_pts + offset) * VIDEO_TIME_BASE)
+
     def detach(self, track: MediaStreamTrack) -> None:
         if self._upstream is track:
             self._upstream = None

@@ -12,7 +12,7 @@ import subprocess
 import aiohttp
 import pytest
 
-from analysis.video import iter_frames
+from analysis.video import iter_frames, probe
 from server.app import create_app
 from tests.conftest import require
 from tests.server.test_pages import (
@@ -124,6 +124,17 @@ async def test_capture_and_viewer_pages(aiohttp_server, settings, camera_browser
             assert response.status == 200
             (tmp_path / "recording.mp4").write_bytes(await response.read())
     assert sum(1 for _ in iter_frames(tmp_path / "recording.mp4")) >= 10
+    # The browser sends H.264 (the server's answer prefers it), recorded as it came: a file
+    # encoded again on the server would carry libx264's settings.
+    assert probe(tmp_path / "recording.mp4").codec == "h264"
+    assert b"x264 - core" not in (tmp_path / "recording.mp4").read_bytes()
+    player = await camera_browser.new_page()  # and a browser plays it
+    await player.goto(href)
+    await player.wait_for_function(
+        "(v => v && v.readyState >= 2 && v.videoWidth > 0)(document.querySelector('video'))",
+        timeout=20_000,
+    )
+    await player.close()
 
     # Ending shows the report on the phone and tells the coach.
     phone.once("dialog", lambda dialog: dialog.accept())  # "End the session?"

@@ -34,6 +34,13 @@ async def wait_until(condition, timeout: float = 20.0) -> None:
     raise AssertionError("condition not reached")
 
 
+def has_fragment(recorder) -> bool:
+    """Whether the recording has a first complete fragment (25 frames or more)."""
+    if recorder is None or recorder.frames < 25 or not recorder.path.exists():
+        return False
+    return recorder.path.read_bytes().count(b"moof") >= 2
+
+
 async def test_recording_is_stored_and_plays(client, alice, clip, tmp_path):
     session_id = await create_session(alice, clip, quality="medium")
     publisher = LiveClient(ClipTrack(clip.video, 10, loop=True))
@@ -42,7 +49,7 @@ async def test_recording_is_stored_and_plays(client, alice, clip, tmp_path):
     again = await alice.call("POST", f"/api/v1/stream/{session_id}/recording/start")
     assert again.status == 409
     live = client.app[STREAMS].live[session_id]
-    await wait_until(lambda: live.recorder is not None and live.recorder.frames >= 25)
+    await wait_until(lambda: has_fragment(live.recorder))
 
     # Mid-recording the file already plays up to its last fragment, as after a crash.
     partial = tmp_path / "partial.mp4"
@@ -84,7 +91,7 @@ async def test_restart_stores_a_recording_left_behind(aiohttp_client, settings, 
     await connect(alice, f"/api/v1/stream/{session_id}/offer", publisher)
     await alice.call("POST", f"/api/v1/stream/{session_id}/recording/start")
     live = first.app[STREAMS].live[session_id]
-    await wait_until(lambda: live.recorder is not None and live.recorder.frames >= 25)
+    await wait_until(lambda: has_fragment(live.recorder))
     # What a crash would leave: the file as it is now, and the session still streaming.
     left = settings.data_dir / "recordings" / session_id / "left-behind.mp4"
     shutil.copy(live.recorder.path, left)

@@ -11,9 +11,17 @@ import numpy as np
 import pytest
 
 from tools.bench import Result
-from tools.bench_live import LiveOptions, summarize, verdict
+from tools.bench_live import LiveOptions, recording_cost, summarize, verdict
 from tools.dataset import aicup_clips
-from tools.live_load import LoadRun, Publisher, Sample, prepare_input, quality_for, run_load
+from tools.live_load import (
+    KEYFRAME_S,
+    LoadRun,
+    Publisher,
+    Sample,
+    prepare_input,
+    quality_for,
+    run_load,
+)
 
 FPS = 10.0
 
@@ -188,3 +196,33 @@ async def test_a_real_run_against_a_server_process(shared_data, tmp_path):
     assert run.warmup_s > 0 and run.end_s > 0
     values = {r.name: r.value for r in summarize(run, FPS)}
     assert values["n1_analysed_fps"] > 0
+
+
+async def test_recording_cost_compares_the_analysed_rates(publishers):
+    plain, recorded = (a_run(publishers, 120.0, 100, 100) for _ in range(2))
+    for sample in recorded.samples:
+        for status in sample.live:
+            status["fps"]["analysed"], status["recording"] = 8.1, True
+    plain.other_cores, recorded.other_cores = 0.2, 0.4
+    results = {r.name: r for r in recording_cost("n2_medium", plain, recorded)}
+    assert results["n2_medium_analysed_fps"].value == 9
+    assert results["n2_medium_recording_analysed_fps"].value == pytest.approx(8.1)
+    assert "2 of 2 recording" in results["n2_medium_recording_analysed_fps"].note
+    assert "other load 0.2 and 0.4 cores" in results["n2_medium_recording_analysed_fps"].note
+    ratio = results["n2_medium_recording_ratio"]
+    assert ratio.value == pytest.approx(0.9) and "target >= 0.95: NO" in ratio.note
+
+
+async def test_a_real_run_recording_every_stream(shared_data, tmp_path):
+    clip = next(c for c in aicup_clips(shared_data) if c.name == "00008")
+    video = tmp_path / "phone.ts"
+    prepare_input(clip.video, video, FPS, 800, 12.0)
+    court = (clip.corners, (1280, 720))
+    run = await run_load(1, 4.0, video, "medium", court, tmp_path, record=True)
+    assert all(sample.live[0]["recording"] for sample in run.samples)
+    (stored,) = (tmp_path / "data-1-recording").rglob("recordings/*.mp4")
+    with av.open(str(stored)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    # The measured part from the phone's next keyframe on (these phones send one every 2 s
+    # and cannot answer a request for one).
+    assert frames >= (4 - KEYFRAME_S) * FPS
