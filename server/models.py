@@ -189,8 +189,9 @@ class ReportKind:
     """What a report belongs to: the pair (kind, id) names any report a link may share."""
 
     JOB = "job"  # an uploaded match
+    LIVE = "live"  # a live session, once it has ended
 
-    ALL = (JOB,)
+    ALL = (JOB, LIVE)
 
 
 class ReportShare(SQLModel, table=True):

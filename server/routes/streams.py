@@ -10,6 +10,7 @@ from aiohttp import web
 from server.context import SETTINGS, STREAMS, absolute_url, current_user, json_body
 from server.live.ice import ice_servers
 from server.models import StreamSession, iso
+from server.routes.jobs import csv_response
 from server.streams import QUALITY_PRESETS
 
 routes = web.RouteTableDef()
@@ -105,6 +106,14 @@ async def report(request: web.Request) -> web.Response:
     streams = request.app[STREAMS]
     session = await streams.owned(await current_user(request), request.match_info["session_id"])
     return web.json_response(await streams.final_report(session))
+
+
+@routes.get("/api/v1/stream/{session_id}/shots.csv")
+async def shots_csv(request: web.Request) -> web.Response:
+    """The final report's shots as CSV, as for an upload."""
+    streams = request.app[STREAMS]
+    session = await streams.owned(await current_user(request), request.match_info["session_id"])
+    return csv_response(await streams.final_report(session), session.name or "Live session")
 
 
 @routes.get("/api/v1/stream/{session_id}/outputs")

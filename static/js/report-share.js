@@ -1,6 +1,7 @@
 /**
- * The report page's sharing and export (report.html?job=<id>): the shot list as a CSV file,
- * and read-only share links to the report, made, copied and revoked here.
+ * The report page's sharing and export, for the owner of an upload (report.html?job=<id>) or
+ * of a live session (report.html?live=<id>): the shot list as a CSV file, and read-only share
+ * links to the report, made, copied and revoked here.
  *
  * Element ids: #download-shots, #make-share, #share-list, #share-error.
  */
@@ -8,8 +9,16 @@
 import { API_PREFIX, ApiError, api, byId, el, getToken, showError } from "./api.js";
 import { formatDate } from "./format.js";
 
-const jobId = new URLSearchParams(location.search).get("job");
-const jobPath = `/jobs/${encodeURIComponent(jobId || "")}`;
+/** The API path of the owner's match the address names, or null (e.g. a viewer link). */
+function matchPath() {
+  if (new URLSearchParams(location.hash.slice(1)).get("view")) return null;
+  const params = new URLSearchParams(location.search);
+  if (params.get("job")) return `/jobs/${encodeURIComponent(params.get("job"))}`;
+  if (params.get("live")) return `/stream/${encodeURIComponent(params.get("live"))}`;
+  return null;
+}
+
+const path = matchPath();
 const errorBox = byId("share-error");
 const list = byId("share-list");
 
@@ -69,7 +78,7 @@ async function revokeShare(share, item, button) {
   button.disabled = true;
   showError(errorBox, "");
   try {
-    await api(`${jobPath}/shares/${encodeURIComponent(share.id)}`, { method: "DELETE" });
+    await api(`${path}/shares/${encodeURIComponent(share.id)}`, { method: "DELETE" });
     item.remove();
   } catch (err) {
     showError(errorBox, `Could not revoke the link: ${err.message}`);
@@ -82,7 +91,7 @@ async function makeShare() {
   button.disabled = true;
   showError(errorBox, "");
   try {
-    const share = await api(`${jobPath}/shares`, { method: "POST", body: {} });
+    const share = await api(`${path}/shares`, { method: "POST", body: {} });
     const item = shareItem(share);
     list.prepend(item);
     item.querySelector("input").focus();
@@ -95,10 +104,10 @@ async function makeShare() {
 
 async function listShares() {
   try {
-    const { shares } = await api(`${jobPath}/shares`);
+    const { shares } = await api(`${path}/shares`);
     list.replaceChildren(...shares.map(shareItem));
   } catch (err) {
-    // The report page itself says when the job is missing.
+    // The report page itself says when the match is missing.
     if (!(err instanceof ApiError && err.status === 404)) showError(errorBox, err);
   }
 }
@@ -109,7 +118,7 @@ async function downloadShots() {
   button.disabled = true;
   showError(errorBox, "");
   try {
-    const response = await fetch(`${API_PREFIX}${jobPath}/shots.csv`, {
+    const response = await fetch(`${API_PREFIX}${path}/shots.csv`, {
       headers: { Authorization: `Bearer ${getToken()}` },
     });
     if (!response.ok) {
@@ -130,7 +139,7 @@ async function downloadShots() {
   }
 }
 
-if (jobId && getToken()) {
+if (path && getToken()) {
   byId("make-share").addEventListener("click", makeShare);
   byId("download-shots").addEventListener("click", downloadShots);
   listShares();

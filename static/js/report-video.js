@@ -42,6 +42,17 @@ export class RecordingPlayer {
     return this.recordings.length > 0;
   }
 
+  /** A word for the page on what the shots can play. */
+  get hint() {
+    if (!this.recordings.length) {
+      return "There is no video to play the shots in: it was not recorded.";
+    }
+    if (!this.recordings.some((r) => r.offset_s != null)) {
+      return "Where the recording starts in the session is not known: play it from its start.";
+    }
+    return "Choose a shot to play it.";
+  }
+
   /** @returns {number} the recording that holds match time t, or -1 */
   recordingAt(t) {
     return this.recordings.findIndex((r) =>

@@ -138,12 +138,7 @@ function countTypes(list) {
 /** The video part: the recordings, and a word when shots have nothing to play. */
 function showVideo(recordings) {
   player.setRecordings(recordings);
-  let hint = "Choose a shot to play it.";
-  if (!recordings.length) hint = "There is no video to play the shots in: it was not recorded.";
-  else if (!recordings.some((r) => r.offset_s != null)) {
-    hint = "Where the recording starts in the session is not known: play it from its start.";
-  }
-  byId("shots-hint").textContent = hint;
+  byId("shots-hint").textContent = player.hint;
 }
 
 function showReport(state, report, outputs) {

@@ -1,6 +1,7 @@
 /**
- * The page a share link opens (shared.html#<token>): one finished report, read-only and
- * without an account: summary, video with seekable shots, rallies, shot chart, court
+ * The page a share link opens (shared.html#<token>): one finished report, of an upload or a
+ * live session, read-only and without an account: summary, video with seekable shots (a live
+ * session's recordings placed in its time, as on the report page), rallies, shot chart, court
  * diagram, heatmaps and the shots as CSV. The token stays in the #fragment, which the
  * browser never sends; the API gets it in a query string, which the server does not log.
  */
@@ -8,6 +9,7 @@
 import { api, byId, el, showError } from "./api.js";
 import { formatClock, formatDate, formatPercent, shotLabel } from "./format.js";
 import { drawCourt, drawShotChart } from "./report-charts.js";
+import { RecordingPlayer } from "./report-video.js";
 
 // Seeking a little before the hit shows the swing, not just the follow-through.
 const SEEK_LEAD_S = 0.5;
@@ -15,14 +17,13 @@ const PLAYER_NAMES = { near: "Near", far: "Far" };
 
 const token = decodeURIComponent(location.hash.slice(1));
 const video = byId("report-video");
+const player = new RecordingPlayer(video, byId("recording-picker"));
 /** @type {Array<object>} the report's shots, in time order */
 let shots = [];
 
 function seekToShot(index) {
   const shot = shots[index];
-  if (!shot || !video.src) return;
-  video.currentTime = Math.max(0, shot.time - SEEK_LEAD_S);
-  video.play().catch(() => {}); // Playback may be refused; the seek still shows the frame.
+  if (!shot || !player.seek(shot.time, SEEK_LEAD_S)) return;
   video.scrollIntoView({ block: "nearest", behavior: "smooth" });
 }
 
@@ -43,15 +44,18 @@ function fillSummary(report) {
 function fillShots() {
   const rows = shots.map((shot, index) => {
     const when = formatClock(shot.time, 1);
+    const recorded = player.recordingAt(shot.time) >= 0;
     const row = el(
       "tr",
-      { class: "shot-row", dataset: { time: shot.time, index, player: shot.player } },
-      el("td", {}, el("button", {
-        type: "button",
-        class: "seek link",
-        text: when,
-        "aria-label": `Play the ${shotLabel(shot.type).toLowerCase()} at ${when}`,
-      })),
+      { class: "shot-row", dataset: { time: shot.time, index, player: shot.player, recorded } },
+      el("td", {}, recorded
+        ? el("button", {
+          type: "button",
+          class: "seek link",
+          text: when,
+          "aria-label": `Play the ${shotLabel(shot.type).toLowerCase()} at ${when}`,
+        })
+        : el("span", { text: when, title: "Not recorded" })),
       el("td", { text: PLAYER_NAMES[shot.player] || shot.player }),
       el("td", { text: shotLabel(shot.type) }),
       el("td", { text: formatPercent(shot.confidence) }),
@@ -90,6 +94,22 @@ function countTypes(list) {
   return counts;
 }
 
+/**
+ * The match's recordings, each placed in its time: a live session's as the server lists them,
+ * an upload's one video from the start.
+ */
+function recordingsOf(outputs) {
+  if (outputs.recordings) return outputs.recordings;
+  // Videos browsers cannot play (MPEG-4 Part 2, HEVC) come with an H.264 copy to watch.
+  const watch = outputs.playable_video || outputs.video;
+  return watch ? [{ url: watch, offset_s: 0, duration_s: null }] : [];
+}
+
+function showVideo(recordings) {
+  player.setRecordings(recordings);
+  byId("shots-hint").textContent = player.hint;
+}
+
 function showShared({ title, expires_at: expiresAt, report, outputs }) {
   document.title = `${title} · Badminton Analyzer`;
   byId("report-title").textContent = title;
@@ -97,6 +117,7 @@ function showShared({ title, expires_at: expiresAt, report, outputs }) {
   note.textContent = `Shared with you, read-only. This link works until ${formatDate(expiresAt)}.`;
   note.hidden = false;
   shots = [...(report.shots || [])].sort((a, b) => a.time - b.time);
+  showVideo(recordingsOf(outputs));
   fillSummary(report);
   fillShots();
   fillRallies(report.rallies || [], (report.video || {}).fps);
@@ -108,10 +129,6 @@ function showShared({ title, expires_at: expiresAt, report, outputs }) {
     image.closest("figure").hidden = !url;
     if (url) image.src = url;
   }
-  // Videos browsers cannot play (MPEG-4 Part 2, HEVC) come with an H.264 copy to watch.
-  const watch = outputs.playable_video || outputs.video;
-  video.hidden = !watch;
-  if (watch) video.src = watch;
   byId("shared-csv").href = `/api/v1/shared/shots.csv?token=${encodeURIComponent(token)}`;
   byId("report").hidden = false;
 }

@@ -193,6 +193,7 @@ async def test_uploads_and_live_sessions_share_the_list_and_the_report(
         await check_report_page(coach, coach.url, live_report, live_outputs["recordings"])
         assert not await coach.locator(".topbar nav").is_visible()
         assert not await coach.locator("#court-fix").is_visible()
+        assert not await coach.locator("#share-card").is_visible()
 
         # The owner: one list, one report page for both kinds, on both window sizes.
         desktop = await desktop_context.new_page()
