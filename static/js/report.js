@@ -6,19 +6,18 @@
  * read-only and needs no account.
  */
 
-import { ApiError, byId, el, showError } from "./api.js";
+import { ApiError, byId, showError } from "./api.js";
 import { initAccount } from "./account.js";
 import { CourtFix } from "./court-fix.js";
-import { formatClock, formatPercent, shotLabel } from "./format.js";
 import { pollWhile } from "./job-status.js";
 import { drawCourt, drawShotChart } from "./report-charts.js";
 import { sourceFromLocation } from "./report-source.js";
+import { countTypes, fillRallyTable, fillShotTable, fillSummary } from "./report-tables.js";
 import { RecordingPlayer } from "./report-video.js";
 
 const POLL_MS = 2000;
 // Seeking a little before the hit shows the swing, not just the follow-through.
 const SEEK_LEAD_S = 0.5;
-const PLAYER_NAMES = { near: "Near", far: "Far" };
 
 const source = sourceFromLocation();
 const video = byId("report-video");
@@ -63,78 +62,6 @@ function markCurrentShot() {
   });
 }
 
-function fillShots(list) {
-  shots = list;
-  const rows = list.map((shot, index) => {
-    const when = formatClock(shot.time, 1);
-    const recorded = player.recordingAt(shot.time) >= 0;
-    const row = el(
-      "tr",
-      { class: "shot-row", dataset: { time: shot.time, index, player: shot.player, recorded } },
-      el(
-        "td",
-        {},
-        recorded
-          ? el("button", {
-            type: "button",
-            class: "seek link",
-            text: when,
-            "aria-label": `Play the ${shotLabel(shot.type).toLowerCase()} at ${when}`,
-          })
-          : el("span", { text: when, title: "Not recorded" }),
-      ),
-      el("td", { text: PLAYER_NAMES[shot.player] || shot.player }),
-      el("td", { text: shotLabel(shot.type) }),
-      el("td", { text: formatPercent(shot.confidence) }),
-    );
-    row.addEventListener("click", () => seekToShot(index));
-    return row;
-  });
-  const body = byId("shot-table").tBodies[0];
-  body.replaceChildren(...rows);
-  if (!rows.length) body.append(el("tr", {}, el("td", { colSpan: 4, text: "No shots found." })));
-}
-
-function fillRallies(rallies, fps) {
-  const seconds = (frame) => frame / (fps || 30);
-  const rows = rallies.map((rally, i) => {
-    const start = rally.start_time ?? seconds(rally.start_frame);
-    const end = rally.end_time ?? seconds(rally.end_frame);
-    return el(
-      "tr",
-      { class: "rally-row" },
-      el("td", { text: String(rally.rally_id ?? i + 1) }),
-      el("td", { text: formatClock(start, 1) }),
-      el("td", { text: formatClock(end, 1) }),
-      el("td", { text: String(rally.shots) }),
-      el("td", { text: `${(end - start).toFixed(1)} s` }),
-    );
-  });
-  const body = byId("rally-table").tBodies[0];
-  body.replaceChildren(...rows);
-  if (!rows.length) body.append(el("tr", {}, el("td", { colSpan: 5, text: "No rallies found." })));
-}
-
-function fillSummary(report) {
-  const summary = report.summary || {};
-  const players = report.players || {};
-  const distance = (side) =>
-    players[side] && players[side].distance_m != null
-      ? `${players[side].distance_m.toFixed(1)} m`
-      : "–";
-  byId("summary-total-shots").textContent = String(summary.total_shots ?? report.shots.length);
-  byId("summary-rallies").textContent = String(summary.rallies ?? report.rallies.length);
-  byId("summary-duration").textContent = formatClock((report.video || {}).duration || 0);
-  byId("summary-distance-near").textContent = distance("near");
-  byId("summary-distance-far").textContent = distance("far");
-}
-
-function countTypes(list) {
-  const counts = {};
-  for (const shot of list) counts[shot.type] = (counts[shot.type] || 0) + 1;
-  return counts;
-}
-
 /** The video part: the recordings, and a word when shots have nothing to play. */
 function showVideo(recordings) {
   player.setRecordings(recordings);
@@ -145,8 +72,9 @@ function showReport(state, report, outputs) {
   const shotList = [...(report.shots || [])].sort((a, b) => a.time - b.time);
   showVideo(outputs.recordings || []);
   fillSummary(report);
-  fillShots(shotList);
-  fillRallies(report.rallies || [], (report.video || {}).fps);
+  shots = shotList;
+  fillShotTable(shots, player, seekToShot);
+  fillRallyTable(report.rallies || [], (report.video || {}).fps);
   const distribution = (report.summary || {}).shot_distribution || countTypes(shotList);
   drawShotChart(byId("shot-chart"), distribution);
   drawCourt(byId("court-diagram"), shotList, seekToShot);

@@ -6,14 +6,14 @@
  * browser never sends; the API gets it in a query string, which the server does not log.
  */
 
-import { api, byId, el, showError } from "./api.js";
-import { formatClock, formatDate, formatPercent, shotLabel } from "./format.js";
+import { api, byId, showError } from "./api.js";
+import { formatDate } from "./format.js";
 import { drawCourt, drawShotChart } from "./report-charts.js";
+import { countTypes, fillRallyTable, fillShotTable, fillSummary } from "./report-tables.js";
 import { RecordingPlayer } from "./report-video.js";
 
 // Seeking a little before the hit shows the swing, not just the follow-through.
 const SEEK_LEAD_S = 0.5;
-const PLAYER_NAMES = { near: "Near", far: "Far" };
 
 const token = decodeURIComponent(location.hash.slice(1));
 const video = byId("report-video");
@@ -25,73 +25,6 @@ function seekToShot(index) {
   const shot = shots[index];
   if (!shot || !player.seek(shot.time, SEEK_LEAD_S)) return;
   video.scrollIntoView({ block: "nearest", behavior: "smooth" });
-}
-
-function fillSummary(report) {
-  const summary = report.summary || {};
-  const players = report.players || {};
-  const distance = (side) =>
-    players[side] && players[side].distance_m != null
-      ? `${players[side].distance_m.toFixed(1)} m`
-      : "–";
-  byId("summary-total-shots").textContent = String(summary.total_shots ?? shots.length);
-  byId("summary-rallies").textContent = String(summary.rallies ?? (report.rallies || []).length);
-  byId("summary-duration").textContent = formatClock((report.video || {}).duration || 0);
-  byId("summary-distance-near").textContent = distance("near");
-  byId("summary-distance-far").textContent = distance("far");
-}
-
-function fillShots() {
-  const rows = shots.map((shot, index) => {
-    const when = formatClock(shot.time, 1);
-    const recorded = player.recordingAt(shot.time) >= 0;
-    const row = el(
-      "tr",
-      { class: "shot-row", dataset: { time: shot.time, index, player: shot.player, recorded } },
-      el("td", {}, recorded
-        ? el("button", {
-          type: "button",
-          class: "seek link",
-          text: when,
-          "aria-label": `Play the ${shotLabel(shot.type).toLowerCase()} at ${when}`,
-        })
-        : el("span", { text: when, title: "Not recorded" })),
-      el("td", { text: PLAYER_NAMES[shot.player] || shot.player }),
-      el("td", { text: shotLabel(shot.type) }),
-      el("td", { text: formatPercent(shot.confidence) }),
-    );
-    row.addEventListener("click", () => seekToShot(index));
-    return row;
-  });
-  const body = byId("shot-table").tBodies[0];
-  body.replaceChildren(...rows);
-  if (!rows.length) body.append(el("tr", {}, el("td", { colSpan: 4, text: "No shots found." })));
-}
-
-function fillRallies(rallies, fps) {
-  const seconds = (frame) => frame / (fps || 30);
-  const rows = rallies.map((rally, i) => {
-    const start = rally.start_time ?? seconds(rally.start_frame);
-    const end = rally.end_time ?? seconds(rally.end_frame);
-    return el(
-      "tr",
-      { class: "rally-row" },
-      el("td", { text: String(rally.rally_id ?? i + 1) }),
-      el("td", { text: formatClock(start, 1) }),
-      el("td", { text: formatClock(end, 1) }),
-      el("td", { text: String(rally.shots) }),
-      el("td", { text: `${(end - start).toFixed(1)} s` }),
-    );
-  });
-  const body = byId("rally-table").tBodies[0];
-  body.replaceChildren(...rows);
-  if (!rows.length) body.append(el("tr", {}, el("td", { colSpan: 5, text: "No rallies found." })));
-}
-
-function countTypes(list) {
-  const counts = {};
-  for (const shot of list) counts[shot.type] = (counts[shot.type] || 0) + 1;
-  return counts;
 }
 
 /**
@@ -119,8 +52,8 @@ function showShared({ title, expires_at: expiresAt, report, outputs }) {
   shots = [...(report.shots || [])].sort((a, b) => a.time - b.time);
   showVideo(recordingsOf(outputs));
   fillSummary(report);
-  fillShots();
-  fillRallies(report.rallies || [], (report.video || {}).fps);
+  fillShotTable(shots, player, seekToShot);
+  fillRallyTable(report.rallies || [], (report.video || {}).fps);
   drawShotChart(byId("shot-chart"), (report.summary || {}).shot_distribution || countTypes(shots));
   drawCourt(byId("court-diagram"), shots, seekToShot);
   for (const side of ["near", "far"]) {

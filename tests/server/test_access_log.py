@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
-import subprocess
-import sys
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.server.server_process import free_port, spawn_server
 
 
 async def test_signed_url_query_strings_stay_out_of_the_log(tmp_path):
     port = free_port()
-    log_path = tmp_path / "server.log"
-    env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "LOG_LEVEL": "INFO"}
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+    server, log_path = spawn_server(tmp_path, port)
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
         async with aiohttp.ClientSession() as http:

@@ -5,29 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
-import subprocess
-import sys
 
 import aioice
 import pytest
 
 from server.logs import setup_logging
-from tests.server.test_access_log import free_port
+from tests.server.server_process import free_port, spawn_server
 
 
 def test_serving_on_is_said_after_the_migrations(tmp_path):
-    port = free_port()
-    log_path = tmp_path / "server.log"
-    env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "LOG_LEVEL": "INFO"}
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+    server, log_path = spawn_server(tmp_path, free_port())
     try:
         for _ in range(600):
             if "serving on" in log_path.read_text() or server.poll() is not None:
