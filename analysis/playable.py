@@ -9,7 +9,7 @@ report (taken from the original) point at the same frames in the copy.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,7 +17,8 @@ import av
 import numpy as np
 from av.video.frame import VideoFrame
 
-from analysis.video import VideoError, VideoInfo, iter_decoded, rotation_cw
+from analysis import video
+from analysis.video import VideoError, VideoInfo
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,23 @@ PROGRESS_EVERY_FRAMES = 15
 
 def is_browser_playable(info: VideoInfo) -> bool:
     """Whether browsers decode the video as it is: H.264 in 8-bit 4:2:0."""
-    return info.codec in PLAYABLE_CODECS and info.pixel_format in PLAYABLE_PIXEL_FORMATS
+    return info.codec in PLAYABLE_CODECS and pixel_format(info.path) in PLAYABLE_PIXEL_FORMATS
+
+
+def pixel_format(path: str | Path) -> str:
+    """The pixel format of the video's decoded frames: "yuv420p", "yuv420p10le", ..."""
+    frame = next(decoded_frames(path), None)
+    if frame is None:
+        raise VideoError(f"{Path(path).name}: the video stream has no decodable frames")
+    return frame.format.name
+
+
+def decoded_frames(path: str | Path) -> Iterator[VideoFrame]:
+    """The file's frames as PyAV decodes them: not yet upright, with their own timestamps;
+    damaged packets are skipped as the analysis skips them (it uses the same decoding)."""
+    path = Path(path)
+    with video._open(path) as container:
+        yield from video._decode(container, video._video_stream(container, path), path)
 
 
 def copy_size(width: int, height: int) -> tuple[int, int]:
@@ -57,7 +74,7 @@ def make_playable(
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         timing = _Timing(info.fps)
         stream.codec_context.time_base = timing.time_base
-        for frame in iter_decoded(info.path):
+        for frame in decoded_frames(info.path):
             pts = timing.pts(frame)
             if pts is None:
                 continue  # a frame shown at the same moment as the one before
@@ -110,7 +127,7 @@ def _rate(fps: float) -> Fraction:
 
 def _upright(frame: VideoFrame) -> VideoFrame:
     """The frame turned as its display matrix asks (phone videos), else itself."""
-    turns = rotation_cw(frame) // 90
+    turns = video._rotation_cw(frame) // 90
     if not turns:
         return frame
     image = np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), k=-turns))

@@ -61,7 +61,6 @@ class VideoInfo:
     duration: float  # seconds
     codec: str  # FFmpeg decoder name: "h264", "hevc", "mpeg4", ...
     rotation: int  # clockwise degrees applied to make frames upright: 0, 90, 180 or 270
-    pixel_format: str = ""  # of the decoded frames: "yuv420p", "yuv420p10le", ...
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,7 @@ def probe(path: str | Path) -> VideoInfo:
         frame = next(_decode(container, stream, path), None)
         if frame is None:
             raise VideoError(f"{path.name}: the video stream has no decodable frames")
-        rotation = rotation_cw(frame)
+        rotation = _rotation_cw(frame)
         upright_w, upright_h = (
             (frame.height, frame.width) if rotation % 180 else (frame.width, frame.height)
         )
@@ -101,7 +100,6 @@ def probe(path: str | Path) -> VideoInfo:
             duration=duration,
             codec=stream.codec_context.name,
             rotation=rotation,
-            pixel_format=frame.format.name,
         )
 
 
@@ -143,26 +141,6 @@ def iter_frames(path: str | Path, *, threaded: bool = True) -> Iterator[DecodedF
                 index + 1,
                 stream.frames,
             )
-
-
-def iter_decoded(path: str | Path) -> Iterator[VideoFrame]:
-    """Yields the file's video frames as PyAV decodes them: not yet upright (see
-    `rotation_cw`), with their own timestamps; for re-encoding rather than analysis.
-
-    Damaged packets are skipped as in `iter_frames`. Raises `VideoError`.
-    """
-    path = Path(path)
-    with _open(path) as container:
-        yield from _decode(container, _video_stream(container, path), path)
-
-
-def rotation_cw(frame: VideoFrame) -> int:
-    """Clockwise degrees (0/90/180/270) that turn the frame upright.
-
-    `frame.rotation` is the counter-clockwise angle of the display matrix, in
-    [-180, 180]; odd angles are rounded to the nearest quarter turn.
-    """
-    return (-round(frame.rotation / 90) * 90) % 360
 
 
 def _open(path: Path) -> InputContainer:
@@ -274,7 +252,7 @@ def _decode(container: InputContainer, stream: VideoStream, path: Path) -> Itera
 def _upright_bgr(frame: VideoFrame) -> np.ndarray:
     """The frame as a C-contiguous BGR array, rotated as its display matrix asks."""
     image = _to_bgr(frame)
-    rotation = rotation_cw(frame)
+    rotation = _rotation_cw(frame)
     if rotation:
         return cv2.rotate(image, _CV2_ROTATE[rotation])
     return np.ascontiguousarray(image)
@@ -293,6 +271,15 @@ def _to_bgr(frame: VideoFrame) -> np.ndarray:
         # limited-range transform (chroma upsampling differs by ~1 level).
         return cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2BGR_I420)
     return frame.to_ndarray(format="bgr24")  # swscale honours other colorspaces and ranges
+
+
+def _rotation_cw(frame: VideoFrame) -> int:
+    """Clockwise degrees (0/90/180/270) that turn the frame upright.
+
+    `frame.rotation` is the counter-clockwise angle of the display matrix, in
+    [-180, 180]; odd angles are rounded to the nearest quarter turn.
+    """
+    return (-round(frame.rotation / 90) * 90) % 360
 
 
 def _duration(container: InputContainer, stream: VideoStream) -> float:
