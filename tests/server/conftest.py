@@ -12,6 +12,8 @@ import pytest
 
 from server.app import create_app
 from server.config import Settings
+from tests.conftest import require
+from tests.server.test_pages import CHROMIUM, CHROMIUM_ARGS
 from tools.dataset import aicup_clips
 
 CLIP = "00008"  # a 5 s rally with 9 labelled shots
@@ -106,3 +108,15 @@ async def wait_for_job(user: SignedIn, job_id: str, timeout: float = 300.0) -> d
             return job
         await asyncio.sleep(0.5)
     raise AssertionError(f"job {job_id} did not finish within {timeout} s: {job}")
+
+
+@pytest.fixture
+async def browser():
+    """Headless system Chromium for the page tests (never a downloaded browser)."""
+    require(CHROMIUM.exists(), "the system chromium (Debian package chromium)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        await browser.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.server.test_live_shares import ended_live_session
 from tests.server.test_pages import wait_for, watch_errors
-from tests.server.test_share_pages import SCREENS, browser, signed_in_page  # noqa: F401
+from tests.server.test_share_pages import SCREENS, signed_in_page
 
 SEEK_LEAD_S = 0.5  # the pages start a shot this much before its hit
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from server.app import create_app
-from tests.conftest import require
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -24,17 +23,6 @@ CHROMIUM_ARGS = [
 ]
 CORNERS = ("far_left", "far_right", "near_right", "near_left")
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-async def browser():
-    require(CHROMIUM.exists(), "the system chromium (Debian package chromium)")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
 
 
 async def wait_for(page, expression: str, timeout: float = 30_000) -> None:

@@ -4,28 +4,14 @@ choosing a shot seeks it there, and the original is offered for download."""
 
 from __future__ import annotations
 
-import pytest
-
 from server.app import create_app
-from tests.conftest import require
 from tests.server.conftest import sign_up
-from tests.server.test_pages import CHROMIUM, CHROMIUM_ARGS, PHONE, wait_for, watch_errors
+from tests.server.test_pages import PHONE, wait_for, watch_errors
 from tests.server.test_playable_video import ALL_ENGLAND_COURT, analysed_upload
 
 DESKTOP = {"width": 1280, "height": 800}
 SEEK_LEAD_S = 0.5  # report.js starts a shot this long before its hit
 VIDEO = "document.querySelector('#report-video')"
-
-
-@pytest.fixture
-async def browser():
-    require(CHROMIUM.exists(), "the system chromium (Debian package chromium)")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
 
 
 async def test_report_plays_an_mpeg4_upload(

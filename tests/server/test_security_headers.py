@@ -10,7 +10,7 @@ from yarl import URL
 
 from server.app import create_app
 from server.security_headers import content_security_policy
-from tests.server.test_pages import browser, phone_signed_up, wait_for  # noqa: F401
+from tests.server.test_pages import phone_signed_up, wait_for
 
 UPLOAD = {"filename": "m.mp4", "content_type": "video/mp4", "size": 4}
 

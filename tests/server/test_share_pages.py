@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from analysis.heatmap import label_height
-from tests.server.test_pages import CHROMIUM, CHROMIUM_ARGS, wait_for, watch_errors
+from tests.server.test_pages import wait_for, watch_errors
 from tests.server.test_shares import analysed_job
 
 SCREENS = {
@@ -26,19 +26,6 @@ SCREENS = {
     "desktop": {"viewport": {"width": 1366, "height": 768}},
 }
 LEGIBLE_PX = 9  # CSS pixels of a letter's height
-
-
-@pytest.fixture
-async def browser():
-    from playwright.async_api import async_playwright
-
-    from tests.conftest import require
-
-    require(CHROMIUM.exists(), "the system chromium (Debian package chromium)")
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
 
 
 async def signed_in_page(browser, client, user, screen: str, errors: list[str]):
