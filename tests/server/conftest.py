@@ -7,6 +7,8 @@ import asyncio
 import json
 import subprocess
 import sys
+import uuid
+from dataclasses import replace
 
 import pytest
 
@@ -120,3 +122,17 @@ async def browser():
         browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         await browser.close()
+
+
+@pytest.fixture
+async def s3_client(aiohttp_client, settings, moto_endpoint, monkeypatch):
+    """A server storing in a fresh bucket of the moto S3 server."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    s3_settings = replace(
+        settings,
+        s3_bucket=f"matches-{uuid.uuid4().hex[:12]}",
+        s3_endpoint_url=moto_endpoint,
+        aws_region="eu-west-1",
+    )
+    return await aiohttp_client(create_app(s3_settings))

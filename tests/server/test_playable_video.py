@@ -8,8 +8,6 @@ import json
 import struct
 import subprocess
 import sys
-import uuid
-from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -17,7 +15,6 @@ import pytest
 
 from analysis.playable import is_browser_playable, pixel_format
 from analysis.video import probe
-from server.app import create_app
 from server.context import JOBS
 from storage import LocalStorage
 from tests.server.conftest import SignedIn, sign_up, wait_for_job
@@ -189,19 +186,6 @@ async def test_h264_upload_gets_no_copy(client, alice, clip, settings):
     assert "playable_video" not in job["outputs"]
     assert job["outputs"]["video"]
     assert not list((settings.data_dir / "files").rglob("playable.mp4"))
-
-
-@pytest.fixture
-async def s3_client(aiohttp_client, settings, moto_endpoint, monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    s3_settings = replace(
-        settings,
-        s3_bucket=f"matches-{uuid.uuid4().hex[:12]}",
-        s3_endpoint_url=moto_endpoint,
-        aws_region="eu-west-1",
-    )
-    return await aiohttp_client(create_app(s3_settings))
 
 
 async def test_playable_copy_through_s3(s3_client, moto_endpoint, mpeg4_clip, clip, tmp_path):

@@ -3,28 +3,11 @@ straight to the bucket, the job reads the video from it and writes its outputs b
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import replace
-
 import aiohttp
 import pytest
 
-from server.app import create_app
 from tests.server.conftest import sign_up, wait_for_job
 from tests.server.test_uploads import comparable, upload_multipart, upload_single
-
-
-@pytest.fixture
-async def s3_client(aiohttp_client, settings, moto_endpoint, monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    s3_settings = replace(
-        settings,
-        s3_bucket=f"matches-{uuid.uuid4().hex[:12]}",
-        s3_endpoint_url=moto_endpoint,
-        aws_region="eu-west-1",
-    )
-    return await aiohttp_client(create_app(s3_settings))
 
 
 @pytest.mark.parametrize("upload", [upload_single, upload_multipart])
