@@ -118,3 +118,54 @@ def postgres_url():
         server.wait(timeout=30)
         log.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A Redis server for the tests: $TEST_REDIS_URL, or a throw-away `redis-server` started
+    here on a free loopback port, keeping nothing on disk."""
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+    import time
+
+    if os.environ.get("TEST_REDIS_URL"):
+        yield os.environ["TEST_REDIS_URL"]
+        return
+    binary = shutil.which("redis-server")
+    require(binary is not None, "redis-server (Debian package redis-server)")
+    root = Path(tempfile.mkdtemp(prefix="badminton-redis-"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(root / "server.log", "wb")  # noqa: SIM115  (open while the server runs)
+    server = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(root),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        for _ in range(100):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+        shutil.rmtree(root, ignore_errors=True)
