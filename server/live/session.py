@@ -277,9 +277,15 @@ class LiveSession:
             return None
         frames = await recorder.stop()
         log.info("stream %s: recorded %d frames to %s", self.id, frames, recorder.path.name)
-        start, session_start = recorder.start_time, self.analysis.stream_start
-        offset = None if start is None or session_start is None else start - session_start
-        return Recorded(recorder.path, offset, recorder.duration)
+        return Recorded(recorder.path, self.recording_offset(recorder), recorder.duration)
+
+    def recording_offset(self, recorder: Recorder | None = None) -> float | None:
+        """The session time (s) of the first frame of `recorder` (the current one by
+        default); None before it has one."""
+        recorder = recorder or self.recorder
+        start = None if recorder is None else recorder.start_time
+        session_start = self.analysis.stream_start
+        return None if start is None or session_start is None else start - session_start
 
     # -- status and ending ---------------------------------------------------------------------
 
