@@ -26,6 +26,7 @@ from server.db import Database
 from server.errors import ApiError, BadRequest, Conflict, NotFound
 from server.live.ice import server_configuration
 from server.live.offer import OfferError
+from server.live.recording_pieces import RecordingCopy, cut_short, pieces_prefix
 from server.live.session import LiveSession, Recorded
 from server.live.viewer_tokens import (
     InvalidViewerToken,
@@ -35,7 +36,6 @@ from server.live.viewer_tokens import (
     verify_viewer_token,
 )
 from server.models import StreamSession, StreamStatus, User, ViewerLink, iso, utcnow
-from server.recording_pieces import RecordingCopy, cut_short, pieces_prefix
 from server.uploads import parse_court
 from storage import Storage, StorageError
 
@@ -70,7 +70,6 @@ class Streams:
         self.storage = storage
         self.settings = settings
         self.cleaner = cleaner  # removes a recording's pieces once it is stored whole
-        self._copies: dict[str, RecordingCopy] = {}  # session -> its recording's copy
         self.key = settings.signing_key()
         self.live: dict[str, LiveSession] = {}
         self._live_owner: dict[str, str] = {}  # live session -> its owner's user id
@@ -314,14 +313,12 @@ class Streams:
         fps = QUALITY_PRESETS[session.quality]["fps"]
         # Noted before the first frame, so a crash leaves a file the next start will store.
         session = await self._update(session_id, recording_path=str(path), recording_key=key)
-        live.start_recording(path, fps)
-        self._copies[session_id] = RecordingCopy(
-            self.storage,
-            path,
-            key,
-            self.settings.recording_flush_s,
-            on_stored=partial(self._note_offset, session_id, key),
-        ).start()
+        # Copied to storage while it records, so that a lost node loses seconds of it.
+        note_offset = partial(self._note_offset, session_id, key)
+        flush_s = self.settings.recording_flush_s
+        live.start_recording(
+            path, fps, RecordingCopy(self.storage, path, key, flush_s, note_offset)
+        )
         return session
 
     async def _note_offset(self, session_id: str, key: str) -> None:
@@ -344,7 +341,6 @@ class Streams:
         recorded = await live.stop_recording()
         assert recorded is not None
         if not recorded.path.exists():  # not one frame arrived while recording
-            await self._stop_copy(session_id)
             await self._update(session_id, recording_path=None, recording_key=None)
             raise Conflict("nothing was recorded: no video arrived while recording")
         fields = await self._keep_recording(session, recorded)
@@ -364,7 +360,6 @@ class Streams:
 
     async def _keep_recording(self, session: StreamSession, recorded: Recorded) -> dict[str, Any]:
         """Stores a finished recording; the session's fields that list it, with its span."""
-        await self._stop_copy(session.id)
         key = await self._store_recording(session, recorded.path)
         span = {
             "offset_s": _seconds(recorded.offset_s),
@@ -374,11 +369,6 @@ class Streams:
             "recordings": [*session.recordings, key],
             "recording_spans": {**(session.recording_spans or {}), key: span},
         }
-
-    async def _stop_copy(self, session_id: str) -> None:
-        copy = self._copies.pop(session_id, None)
-        if copy is not None:
-            await copy.stop()
 
     def recordings_json(self, session: StreamSession) -> list[dict[str, Any]]:
         """The session's recordings in order, each with its place in the session's time

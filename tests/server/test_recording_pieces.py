@@ -19,8 +19,8 @@ from sqlmodel import func, select
 
 from server.context import DB, STREAMS
 from server.live.recorder import KEYFRAME_INTERVAL_S
+from server.live.recording_pieces import pieces_prefix
 from server.models import StorageCleanup, StreamSession
-from server.recording_pieces import pieces_prefix
 from tests.server import test_upload_lifecycle_s3 as s3_lifecycle
 from tests.server.conftest import sign_up
 from tests.server.server_process import free_port, spawn_server
