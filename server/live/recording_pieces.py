@@ -2,10 +2,10 @@
 of it, not the match.
 
 Every RECORDING_FLUSH_S, what the recorder has completed since the last copy goes to storage
-as one numbered object, a piece, under `<recording key>.pieces/`. Pieces are cut at whole
-top-level boxes of the fragmented MP4, the first one after the header (`ftyp`, `moov`) and
-each later one after a fragment's `mdat`, so the pieces in order are the file up to its last
-stored fragment: an MP4 that plays. When the recording stops, the local file is stored whole
+as one numbered object, a piece, under `<recording key>.pieces/`. Pieces end where a
+fragment's `mdat` box ends (the first one holds the header, `ftyp` and `moov`, and a first
+fragment), so the pieces in order are the file up to its last stored fragment: an MP4 that
+plays. When the recording stops, the local file is stored whole
 as before and the pieces go; when the node died, the pieces are joined into the recording.
 
 Why pieces rather than a multipart upload of the file: S3 takes every part but the last only
@@ -34,8 +34,8 @@ log = logging.getLogger(__name__)
 PIECE_DIGITS = 6  # zero-padded numbers: the sorted keys are the pieces in order
 # A flush stores at most this much per piece (storage down for a while leaves a backlog).
 MAX_PIECE_BYTES = 32 * 1024 * 1024
-# Boxes after which the bytes so far are an MP4 that plays.
-CUT_AFTER = {b"moov", b"mdat"}
+# The box after which the bytes so far are an MP4 that plays (a fragment's media data).
+CUT_AFTER = b"mdat"
 
 
 def pieces_prefix(recording_key: str) -> str:
@@ -47,10 +47,10 @@ def piece_key(recording_key: str, number: int) -> str:
     return f"{pieces_prefix(recording_key)}{number:0{PIECE_DIGITS}d}"
 
 
-def complete_boxes(path: Path, start: int, limit: int = MAX_PIECE_BYTES) -> bytes:
+def complete_fragments(path: Path, start: int, limit: int = MAX_PIECE_BYTES) -> bytes:
     """The bytes of `path` from `start` (a box boundary) to the end of its last complete
-    `moov` or `mdat`, at most `limit` of them unless one box alone is longer; b"" when no
-    such box has been completed since `start`. The writer may be mid-box at the end."""
+    `mdat`, at most `limit` of them unless one fragment alone is longer; b"" when no fragment
+    has been completed since `start`. The writer may be mid-box at the end."""
     try:
         f = path.open("rb")
     except FileNotFoundError:  # no frame recorded yet
@@ -70,7 +70,7 @@ def complete_boxes(path: Path, start: int, limit: int = MAX_PIECE_BYTES) -> byte
             if cut > start and at + length - start > limit:
                 break
             at += length
-            if kind in CUT_AFTER:
+            if kind == CUT_AFTER:
                 cut = at
         f.seek(start)
         return f.read(cut - start)
@@ -134,7 +134,7 @@ class RecordingCopy:
         """Stores what the recorder completed since the last piece, in as many pieces as
         MAX_PIECE_BYTES needs."""
         while True:
-            data = await asyncio.to_thread(complete_boxes, self.path, self.stored_bytes)
+            data = await asyncio.to_thread(complete_fragments, self.path, self.stored_bytes)
             if not data:
                 return
             await self.storage.put_bytes(piece_key(self.key, self.pieces), data, "video/mp4")
