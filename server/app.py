@@ -165,7 +165,7 @@ async def cleanup_context(app: web.Application) -> AsyncIterator[None]:
 
 
 async def streams_context(app: web.Application) -> AsyncIterator[None]:
-    streams = Streams(app[DB], app[STORAGE], app[SETTINGS])
+    streams = Streams(app[DB], app[STORAGE], app[SETTINGS], app[CLEANER])
     await streams.recover()
     app[STREAMS] = streams
     yield

@@ -90,6 +90,8 @@ class Settings:
     max_live_sessions_per_user: int = 2
     # How long a started session waits for its phone to connect (or reconnect) before it ends.
     publisher_grace_s: float = 30.0
+    # How often a recording in progress is copied to storage: what a lost node loses of it.
+    recording_flush_s: float = 10.0
     # TURN credentials' lifetime; a viewer link's are never longer than what is left of the link.
     turn_ttl_s: int = 3 * 3600
     # Viewers watching through one link at once, and usable links per session.
@@ -125,6 +127,7 @@ class Settings:
             "login_failure_window_s",
             "password_hash_threads",
             "max_share_links",
+            "recording_flush_s",
         ):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name.upper()} must be positive, not {getattr(self, name)}")
@@ -206,6 +209,7 @@ class Settings:
                     env.get("MAX_LIVE_SESSIONS_PER_USER", cls.max_live_sessions_per_user)
                 ),
                 publisher_grace_s=float(env.get("PUBLISHER_GRACE_S", cls.publisher_grace_s)),
+                recording_flush_s=float(env.get("RECORDING_FLUSH_S", cls.recording_flush_s)),
                 turn_ttl_s=int(env.get("TURN_TTL_S", cls.turn_ttl_s)),
                 max_viewers_per_link=int(env.get("MAX_VIEWERS_PER_LINK", cls.max_viewers_per_link)),
                 max_viewer_links=int(env.get("MAX_VIEWER_LINKS", cls.max_viewer_links)),

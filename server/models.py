@@ -163,8 +163,9 @@ class StreamSession(SQLModel, table=True):
     recording_key: str | None = Field(default=None, max_length=1024)
     recordings: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     # Per recording key: {"offset_s", "duration_s"}, its place in the session's time (the
-    # shots' times); a recording stored after a crash has none.
-    recording_spans: dict[str, dict[str, float | None]] | None = Field(
+    # shots' times), and "cut_short": true for one stored after its process died (noted as
+    # soon as the recording's first piece is in storage, with duration_s null until then).
+    recording_spans: dict[str, dict[str, float | bool | None]] | None = Field(
         default=None, sa_column=Column(JSON)
     )
     report_key: str | None = Field(default=None, max_length=1024)

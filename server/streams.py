@@ -10,6 +10,7 @@ import math
 import secrets
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -19,11 +20,13 @@ from sqlmodel import col, func, select
 
 from analysis.court import Court, CourtError
 from analysis.video_analyzer import write_outputs
+from server.cleanup import StorageCleaner, schedule
 from server.config import Settings
 from server.db import Database
 from server.errors import ApiError, BadRequest, Conflict, NotFound
 from server.live.ice import server_configuration
 from server.live.offer import OfferError
+from server.live.recording_pieces import RecordingCopy, cut_short, pieces_prefix
 from server.live.session import LiveSession, Recorded
 from server.live.viewer_tokens import (
     InvalidViewerToken,
@@ -34,7 +37,7 @@ from server.live.viewer_tokens import (
 )
 from server.models import StreamSession, StreamStatus, User, ViewerLink, iso, utcnow
 from server.uploads import parse_court
-from storage import Storage
+from storage import Storage, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +59,17 @@ class Forbidden(ApiError):
 
 
 class Streams:
-    def __init__(self, db: Database, storage: Storage, settings: Settings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        storage: Storage,
+        settings: Settings,
+        cleaner: StorageCleaner | None = None,
+    ) -> None:
         self.db = db
         self.storage = storage
         self.settings = settings
+        self.cleaner = cleaner  # removes a recording's pieces once it is stored whole
         self.key = settings.signing_key()
         self.live: dict[str, LiveSession] = {}
         self._live_owner: dict[str, str] = {}  # live session -> its owner's user id
@@ -250,14 +260,16 @@ class Streams:
         if session is None:
             return None
         fields: dict[str, Any] = {"status": StreamStatus.ENDED, "ended_at": utcnow()}
+        pieces: list[str] = []
         if recording is not None:
             fields.update(await self._keep_recording(session, recording))
             fields["recording_path"] = fields["recording_key"] = None
+            pieces = _pieces_of(session)
         if report is not None:
             fields.update(await self._store_report(session, report))
         elif reason is not None:
             fields["error"] = reason
-        await self._update(session_id, **fields)
+        await self._update(session_id, remove=pieces, **fields)
         log.info("stream %s: ended (%s shots)", session_id, fields.get("total_shots", 0))
         return report
 
@@ -301,8 +313,25 @@ class Streams:
         fps = QUALITY_PRESETS[session.quality]["fps"]
         # Noted before the first frame, so a crash leaves a file the next start will store.
         session = await self._update(session_id, recording_path=str(path), recording_key=key)
-        live.start_recording(path, fps)
+        # Copied to storage while it records, so that a lost node loses seconds of it.
+        note_offset = partial(self._note_offset, session_id, key)
+        flush_s = self.settings.recording_flush_s
+        live.start_recording(
+            path, fps, RecordingCopy(self.storage, path, key, flush_s, note_offset)
+        )
         return session
+
+    async def _note_offset(self, session_id: str, key: str) -> None:
+        """Once a piece is stored: the recording's place in the session's time, kept for
+        when it has to be joined from its pieces."""
+        live = self.live.get(session_id)
+        offset = None if live is None else live.recording_offset()
+        async with self.db.session() as db:
+            session = await db.get(StreamSession, session_id)
+        spans = {} if session is None else session.recording_spans or {}
+        if offset is not None and key not in spans:
+            span = {"offset_s": _seconds(offset), "duration_s": None}
+            await self._update(session_id, recording_spans={**spans, key: span})
 
     async def recording_stop(self, user: User, session_id: str) -> dict[str, Any]:
         session = await self.owned(user, session_id)
@@ -315,7 +344,13 @@ class Streams:
             await self._update(session_id, recording_path=None, recording_key=None)
             raise Conflict("nothing was recorded: no video arrived while recording")
         fields = await self._keep_recording(session, recorded)
-        await self._update(session_id, **fields, recording_path=None, recording_key=None)
+        await self._update(
+            session_id,
+            remove=_pieces_of(session),
+            **fields,
+            recording_path=None,
+            recording_key=None,
+        )
         key = fields["recordings"][-1]
         return {
             "key": key,
@@ -339,8 +374,8 @@ class Streams:
         """The session's recordings in order, each with its place in the session's time
         (offset and duration null when unknown)."""
         spans = session.recording_spans or {}
-        empty = {"offset_s": None, "duration_s": None}
-        return [{"key": key, **spans.get(key, empty)} for key in session.recordings]
+        empty = {"offset_s": None, "duration_s": None, "cut_short": False}
+        return [{"key": key, **empty, **spans.get(key, {})} for key in session.recordings]
 
     async def _store_recording(self, session: StreamSession, path: Path) -> str:
         key = session.recording_key or f"{session.output_prefix}/recordings/{path.name}"
@@ -459,37 +494,63 @@ class Streams:
     # -- start-up and shut-down ------------------------------------------------------------
 
     async def recover(self) -> None:
-        """After a restart: recordings left on disk go to storage, and sessions that were
-        live end (their analysis state died with the process)."""
+        """After a restart: recordings cut short are stored, and sessions that were live end
+        (their analysis state died with the process)."""
         async with self.db.session() as db:
             leftovers = (
                 await db.exec(
                     select(StreamSession).where(
                         (StreamSession.status == StreamStatus.STREAMING)
                         | col(StreamSession.recording_path).is_not(None)
+                        | col(StreamSession.recording_key).is_not(None)
                     )
                 )
             ).all()
         for session in leftovers:
-            fields: dict[str, Any] = {}
-            if session.recording_path and Path(session.recording_path).exists():
-                key = await self._store_recording(session, Path(session.recording_path))
-                fields["recordings"] = [*session.recordings, key]
-                log.info("stream %s: stored the recording left by a restart: %s", session.id, key)
+            await self.end_orphaned(session, "the server restarted during the session")
+
+    async def end_orphaned(self, session: StreamSession, reason: str) -> None:
+        """Ends a session whose process is gone, with `reason`. The recording it was making
+        is stored from the file it left here, or else joined from the pieces copied while
+        recording (the node and its disk are lost), and listed as cut short. With storage
+        unreachable it is tried again at the next start."""
+        fields: dict[str, Any] = {}
+        pieces: list[str] = []
+        try:
+            fields.update(await self._recover_recording(session))
             fields["recording_path"] = fields["recording_key"] = None
-            if session.status == StreamStatus.STREAMING:
-                fields.update(
-                    status=StreamStatus.ENDED,
-                    ended_at=utcnow(),
-                    error="the server restarted during the session",
-                )
-            await self._update(session.id, **fields)
+            pieces = _pieces_of(session)
+        except StorageError as exc:
+            log.warning("stream %s: recording not recovered yet: %s", session.id, exc)
+        if session.status == StreamStatus.STREAMING:
+            fields.update(status=StreamStatus.ENDED, ended_at=utcnow(), error=reason)
+        await self._update(session.id, remove=pieces, **fields)
+
+    async def _recover_recording(self, session: StreamSession) -> dict[str, Any]:
+        path = Path(session.recording_path) if session.recording_path else None
+        scratch = self.settings.data_dir / "recordings" / session.id / "joined.mp4"
+        left = await cut_short(self.storage, path, session.recording_key, scratch)
+        if left is None:
+            return {}
+        path, duration = left
+        key = await self._store_recording(session, path)
+        spans = session.recording_spans or {}
+        span = {**spans.get(key, {"offset_s": None}), "duration_s": _seconds(duration)}
+        log.info("stream %s: stored the recording cut short: %s (%s s)", session.id, key, duration)
+        return {
+            "recordings": [*session.recordings, key],
+            "recording_spans": {**spans, key: {**span, "cut_short": True}},
+        }
 
     async def close(self) -> None:
         """Server shutdown: every live session ends properly (report and recording stored)."""
         await asyncio.gather(*(self._end(sid) for sid in list(self.live)), return_exceptions=True)
 
-    async def _update(self, session_id: str, **fields: Any) -> StreamSession:
+    async def _update(
+        self, session_id: str, remove: Sequence[str] = (), **fields: Any
+    ) -> StreamSession:
+        """Sets the session's fields; what `remove` names goes from storage, recorded for
+        the cleanup sweep in the same transaction, so that it goes even if storage fails."""
         async with self.db.session() as db:
             session = await db.get(StreamSession, session_id)
             if session is None:
@@ -497,8 +558,16 @@ class Streams:
             for name, value in fields.items():
                 setattr(session, name, value)
             db.add(session)
+            records = [schedule(db, key) for key in remove]
             await db.commit()
-            return session
+        if records and self.cleaner is not None:
+            await self.cleaner.run(records)
+        return session
+
+
+def _pieces_of(session: StreamSession) -> list[str]:
+    """The folder of the pieces of the recording the session is making, if any."""
+    return [pieces_prefix(session.recording_key)] if session.recording_key else []
 
 
 def _seconds(value: float | None) -> float | None:

@@ -37,7 +37,10 @@ log = logging.getLogger(__name__)
 
 TIME_BASE = fractions.Fraction(1, 90_000)
 KEYFRAME_INTERVAL_S = 2.0
-FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+# Each fragment reaches the file as soon as it is complete: without flush_packets FFmpeg keeps
+# up to 256 KiB in its write buffer, half a minute of a Low stream that a crash would lose
+# and that the copy to storage (server/live/recording_pieces.py) could not see yet.
+FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
 
 
 class Recorder(Protocol):

@@ -1,5 +1,6 @@
-"""One live session in memory: the publisher's connection, the analysis, the viewers and the
-recorder. It owns all of them and closes all of them, once."""
+"""One live session in memory: the publisher's connection, the analysis, the viewers, the
+recorder and the copy of its recording to storage. It owns all of them and closes all of
+them, once."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from server.live.analysis import LiveAnalysis, Messages
 from server.live.encoded import H264, EncodedVideo, prefer_h264
 from server.live.offer import OfferError, check_offer
 from server.live.recorder import H264Recorder, Mp4Recorder, Recorder
+from server.live.recording_pieces import RecordingCopy
 from server.live.tracks import PublisherTrack
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,7 @@ class LiveSession:
         self.last_shot: dict[str, Any] | None = None
         self.encoded = EncodedVideo(session_id)  # the phone's own frames, for recording
         self.recorder: Recorder | None = None
+        self._recording_copy: RecordingCopy | None = None
         self._publisher: RTCPeerConnection | None = None
         self._channels: dict[RTCPeerConnection, RTCDataChannel] = {}
         self._viewers: dict[RTCPeerConnection, str] = {}  # connection -> its viewer link
@@ -259,9 +262,10 @@ class LiveSession:
 
     # -- recording ---------------------------------------------------------------------------
 
-    def start_recording(self, path: Path, fps: float) -> None:
+    def start_recording(self, path: Path, fps: float, copy: RecordingCopy | None = None) -> None:
         """Records the phone's H.264 as it comes; any other codec (or none seen yet) is
-        re-encoded from the decoded frames."""
+        re-encoded from the decoded frames. `copy` (of `path`) copies it to storage while
+        it records."""
         if self.recorder is not None:
             raise RuntimeError("already recording")
         if self.encoded.codec == H264:
@@ -270,16 +274,27 @@ class LiveSession:
             track = self.relay.subscribe(self.track, buffered=False)
             self.recorder = Mp4Recorder(path, track, fps)
         self.recorder.start()
+        self._recording_copy = None if copy is None else copy.start()
 
     async def stop_recording(self) -> Recorded | None:
+        """Stops the recorder and the copy (the file is stored whole next)."""
         recorder, self.recorder = self.recorder, None
+        copy, self._recording_copy = self._recording_copy, None
+        if copy is not None:
+            await copy.stop()
         if recorder is None:
             return None
         frames = await recorder.stop()
         log.info("stream %s: recorded %d frames to %s", self.id, frames, recorder.path.name)
-        start, session_start = recorder.start_time, self.analysis.stream_start
-        offset = None if start is None or session_start is None else start - session_start
-        return Recorded(recorder.path, offset, recorder.duration)
+        return Recorded(recorder.path, self.recording_offset(recorder), recorder.duration)
+
+    def recording_offset(self, recorder: Recorder | None = None) -> float | None:
+        """The session time (s) of the first frame of `recorder` (the current one by
+        default); None before it has one."""
+        recorder = recorder or self.recorder
+        start = None if recorder is None else recorder.start_time
+        session_start = self.analysis.stream_start
+        return None if start is None or session_start is None else start - session_start
 
     # -- status and ending ---------------------------------------------------------------------
 

@@ -117,6 +117,10 @@ async def test_restart_stores_a_recording_left_behind(aiohttp_client, settings, 
     assert not left.exists()
     data = await third.app[STREAMS].storage.get_bytes(key)
     assert data[4:8] == b"ftyp" and len(data) > 10_000
+    # Listed as cut short, with the time it lasts.
+    outputs = await (await alice.call("GET", f"/api/v1/stream/{session_id}/outputs")).json()
+    recording = outputs["recordings"][-1]
+    assert recording["cut_short"] is True and recording["duration_s"] >= 1.0
 
 
 async def test_publisher_reconnects_and_the_session_goes_on(client, alice, clip):

@@ -14,6 +14,7 @@ LIMITS = {
     "LOGIN_FAILURES_PER_ADDRESS": ("login_failures_per_address", "20", 20),
     "LOGIN_FAILURE_WINDOW_S": ("login_failure_window_s", "60", 60.0),
     "PASSWORD_HASH_THREADS": ("password_hash_threads", "2", 2),
+    "RECORDING_FLUSH_S": ("recording_flush_s", "2.5", 2.5),
 }
 
 
