@@ -18,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any, Protocol
 
-from saq import Queue, Worker
+from saq import Worker
 from saq.job import TERMINAL_STATUSES
+from saq.queue.redis import RedisQueue
 from sqlmodel import col, select
 
 from server.cleanup import StorageCleaner
@@ -42,6 +44,22 @@ ABORT_POLL_S = 1  # how often a worker asks whether one of its jobs was deleted
 QUEUE_RETRIES = 1000
 RETRY_DELAY_S = 2.0
 RETRY_MAX_DELAY_S = 60.0
+
+
+class AnalysisQueue(RedisQueue):
+    """SAQ's Redis queue, whose sweep of abandoned jobs starts one sweep interval after this
+    process does. A sweep takes a job that a worker has just taken off the queue, and not yet
+    marked active, for abandoned (a race SAQ knows of); without the pause, a worker starting
+    while jobs wait would often sweep its own first job at once, costing it an attempt."""
+
+    def __init__(self, *args: Any, first_sweep_after_s: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._first_sweep = time.monotonic() + first_sweep_after_s
+
+    async def sweep(self, lock: int = 60, abort: float = 5.0) -> list[str]:
+        if time.monotonic() < self._first_sweep:
+            return []
+        return await super().sweep(lock, abort)
 
 
 class Jobs(Protocol):
@@ -82,12 +100,14 @@ class QueuedJobs:
         assert settings.redis_url
         self.settings = settings
         self.db = db
-        self.queue = Queue.from_url(settings.redis_url, name=QUEUE_NAME)
+        heartbeat = max(1, round(settings.job_heartbeat_s))
+        self.queue = AnalysisQueue.from_url(
+            settings.redis_url, name=QUEUE_NAME, first_sweep_after_s=heartbeat
+        )
         self.runner = JobRunner.from_settings(settings, db, storage, cleaner, workers=0)
         self.worker: Worker | None = None
         self._work: asyncio.Task[None] | None = None
         if workers > 0:
-            heartbeat = max(1, round(settings.job_heartbeat_s))
             self.worker = Worker(
                 self.queue,
                 functions=[(TASK, self._analyse)],
