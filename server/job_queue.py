@@ -29,7 +29,7 @@ from sqlmodel import col, select
 from server.cleanup import StorageCleaner
 from server.config import Settings
 from server.db import Database
-from server.jobs import JobRunner
+from server.jobs import JobRunner, remove_leftovers
 from server.models import Job, JobStatus
 from storage import Storage
 
@@ -165,8 +165,11 @@ class QueuedJobs:
     # -- on a worker -----------------------------------------------------------------------
 
     async def _startup(self, ctx: dict[str, Any]) -> None:
-        """Queues every unfinished job again, in case Redis lost some (a restart without
-        persistence); the ones still on the queue stay there once."""
+        """Removes the job folders of this process's previous run (killed mid-job: those
+        jobs were taken up elsewhere; each worker has a DATA_DIR of its own), and queues
+        every unfinished job again in case Redis lost some (a restart without persistence):
+        the ones still on the queue stay there once."""
+        await asyncio.to_thread(remove_leftovers, self.settings.work_dir)
         async with self.db.session() as session:
             ids = (
                 await session.exec(

@@ -193,9 +193,6 @@ class JobRunner:
 
     async def cancel(self, job_id: str) -> None:
         """Stops a running job's analysis (the job is being deleted)."""
-        self.stop_analysis(job_id)
-
-    def stop_analysis(self, job_id: str) -> None:
         process = self._processes.get(job_id)
         if process is not None:
             _terminate(process)
@@ -214,7 +211,7 @@ class JobRunner:
         while True:
             job_id = await self._queue.get()
             try:
-                await self._run(job_id)
+                await self.run_once(job_id)
                 self._errors.pop(job_id, None)
             except asyncio.CancelledError:
                 raise
@@ -243,7 +240,7 @@ class JobRunner:
         worker on it."""
         reason = describe_error(exc)
         try:
-            job = await self._load(job_id)
+            job = await self.load(job_id)
             if job is None or job.status not in JobStatus.UNFINISHED:
                 return False
             if job.attempts >= self.max_attempts:
@@ -267,14 +264,11 @@ class JobRunner:
             finished_at=utcnow(),
         )
 
-    async def _run(self, job_id: str) -> None:
-        await self.run_once(job_id)
-
     async def run_once(self, job_id: str) -> None:
         """One attempt at the job: analyses it and stores its outputs under the job's own
         keys (so that a second run writes the same objects again, never more of them), or
         fails it for a reason that another attempt would not change."""
-        job = await self._load(job_id)
+        job = await self.load(job_id)
         if job is None or job.status not in JobStatus.UNFINISHED:
             return  # deleted, or already finished
         if job.attempts >= self.max_attempts:
@@ -302,7 +296,7 @@ class JobRunner:
                 finished_at=utcnow(),
             )
             return
-        if await self._load(job_id) is None:
+        if await self.load(job_id) is None:
             await self._remove_outputs(job)
             return
         await self._update(
@@ -319,7 +313,7 @@ class JobRunner:
     async def remove_outputs_if_deleted(self, job: Job) -> None:
         """After an attempt at `job` was cut short: were the job deleted meanwhile, what the
         attempt stored goes too."""
-        if await self._load(job.id) is None:
+        if await self.load(job.id) is None:
             await self._remove_outputs(job)
 
     async def _remove_outputs(self, job: Job) -> None:
@@ -457,9 +451,6 @@ class JobRunner:
         raise AssertionError("unreachable")
 
     async def load(self, job_id: str) -> Job | None:
-        return await self._load(job_id)
-
-    async def _load(self, job_id: str) -> Job | None:
         async with self.db.session() as session:
             return await session.get(Job, job_id)
 

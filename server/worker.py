@@ -11,7 +11,6 @@ from server.cleanup import StorageCleaner
 from server.config import ConfigError, Settings
 from server.db import Database
 from server.job_queue import QueuedJobs
-from server.jobs import remove_leftovers
 from server.logs import setup_logging
 
 log = logging.getLogger(__name__)
@@ -29,9 +28,6 @@ async def work(settings: Settings) -> None:
     storage = build_storage(settings)
     try:
         await db.migrate()
-        # Job folders of this worker's run killed mid-job (another worker took the jobs up):
-        # a worker's DATA_DIR is its own.
-        await asyncio.to_thread(remove_leftovers, settings.work_dir)
         cleaner = StorageCleaner(db, storage, settings.upload_sweep_s)
         jobs = QueuedJobs(
             settings, db, storage, cleaner, workers=settings.job_workers, handle_signals=True

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -48,8 +49,10 @@ class Services:
     def __init__(self, root: Path) -> None:
         from moto.server import ThreadedMotoServer
 
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per S3 request
         self.root = root
         self.processes: list[subprocess.Popen] = []
+        self.clusters = 0
         port = _free_port()
         binary = shutil.which("redis-server")
         if binary is None:
@@ -62,7 +65,7 @@ class Services:
         self.s3.start()
         host, s3_port = self.s3.get_host_and_port()
         self.env = {
-            "REDIS_URL": f"redis://127.0.0.1:{port}/0",
+            "REDIS_URL": f"redis://127.0.0.1:{port}",
             "S3_ENDPOINT_URL": f"http://{host}:{s3_port}",
             "AWS_ACCESS_KEY_ID": "bench",
             "AWS_SECRET_ACCESS_KEY": "bench",
@@ -85,9 +88,11 @@ class Services:
         return process
 
     def cluster_env(self, name: str) -> dict[str, str]:
-        """A fresh database and bucket (the Redis queue is emptied by the first job run)."""
+        """A fresh database, bucket and Redis database (queue) for the next cluster."""
+        self.clusters += 1
         return {
             **self.env,
+            "REDIS_URL": f"{self.env['REDIS_URL']}/{self.clusters}",
             "DATABASE_URL": f"sqlite+aiosqlite:///{self.root / f'{name}.db'}",
             "S3_BUCKET": f"bench-{name}-{uuid.uuid4().hex[:8]}",
         }
@@ -95,11 +100,16 @@ class Services:
     def badminton(self, args: list[str], name: str, env: dict[str, str]) -> subprocess.Popen:
         return self._spawn([sys.executable, "-m", "server.cli", *args], name, **env)
 
-    def close(self) -> None:
-        for process in self.processes:
+    def stop(self, keep: int = 1) -> None:
+        """Ends every process but the first `keep` (Redis): the last cluster's."""
+        for process in self.processes[keep:]:
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
             process.wait(timeout=30)
+        del self.processes[keep:]
+
+    def close(self) -> None:
+        self.stop(keep=0)
         self.s3.stop()
 
 
@@ -236,6 +246,7 @@ async def _run(ctx: Context, jobs: int) -> list[Result]:
             rates = {}
             for workers in (1, 2):
                 wall = await _throughput(services, data, clip.corners, jobs, workers)
+                services.stop()
                 rates[workers] = jobs / wall * 60.0
                 results.append(
                     Result(

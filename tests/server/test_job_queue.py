@@ -126,7 +126,9 @@ async def test_a_worker_killed_mid_job_hands_it_to_the_other(cluster, clip, cli_
         victim, analysis = await analysing_worker(workers)
         victim.kill()  # kill -9: no chance to hand the job back
         victim.wait(timeout=30)
-        await gone(analysis)  # its analysis went with it
+        await gone(analysis)
+        # Its analysis went with it, unfinished, rather than running on for nobody.
+        assert list(cluster.work_dir(victim).glob("job-*/out/report.json")) == []
         (survivor,) = [w for w in workers if w is not victim]
         job = await wait_for_job(alice, job_id)
         assert job["status"] == "done", (job, cluster.log(survivor))
