@@ -1,4 +1,5 @@
-"""Analysis jobs: a queue kept in the database, worked off by analysis processes.
+"""Analysis jobs: how one runs, and the in-process runner of a single server (its queue in
+memory, rebuilt from the database at each start; `server.job_queue` has the Redis one).
 
 A job's video is fetched from storage into a temporary folder, analysed by
 `server.job_worker` in a child process (off the event loop, one process per job), and its

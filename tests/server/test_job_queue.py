@@ -107,6 +107,8 @@ async def test_an_upload_through_one_node_is_analysed_by_a_worker_and_read_throu
         alice = await sign_up(a, "alice@example.com")
         job_id = await start_job(alice, clip)
         alice.client = b
+        running = await wait_until_analysing(alice, job_id)  # the worker's progress, on B
+        assert running["started_at"] is not None
         job = await wait_for_job(alice, job_id)
         assert job["status"] == "done", (job, cluster.log(worker))
         report = await (await alice.call("GET", f"/api/v1/jobs/{job_id}/report")).json()
