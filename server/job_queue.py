@@ -21,7 +21,8 @@ import logging
 import time
 from typing import Any, Protocol
 
-from saq import Worker
+from redis.exceptions import RedisError
+from saq import CronJob, Worker
 from saq.job import TERMINAL_STATUSES
 from saq.queue.redis import RedisQueue
 from sqlmodel import col, select
@@ -113,6 +114,7 @@ class QueuedJobs:
                 functions=[(TASK, self._analyse)],
                 concurrency=workers,
                 startup=self._startup,
+                cron_jobs=[CronJob(self._requeue_unfinished, cron="* * * * *", timeout=60)],
                 # The sweep of jobs whose worker fell silent runs as often as a heartbeat may
                 # be missed: a dead worker's job is queued again within about two heartbeats.
                 timers={"sweep": heartbeat, "abort": ABORT_POLL_S},
@@ -143,6 +145,14 @@ class QueuedJobs:
         await self.queue.disconnect()
 
     async def enqueue(self, job_id: str) -> None:
+        """Puts the job on the queue. Its row says `queued` already: with Redis away, the
+        workers queue it again within a minute of its return."""
+        try:
+            await self._enqueue(job_id)
+        except (RedisError, OSError) as exc:
+            log.warning("job %s: not on the queue yet (%s); it will be", job_id, exc)
+
+    async def _enqueue(self, job_id: str) -> None:
         # The job's id is its key in the queue: queued twice, it is there once.
         heartbeat = max(1, round(self.settings.job_heartbeat_s))
         await self.queue.enqueue(
@@ -166,10 +176,15 @@ class QueuedJobs:
 
     async def _startup(self, ctx: dict[str, Any]) -> None:
         """Removes the job folders of this process's previous run (killed mid-job: those
-        jobs were taken up elsewhere; each worker has a DATA_DIR of its own), and queues
-        every unfinished job again in case Redis lost some (a restart without persistence):
-        the ones still on the queue stay there once."""
+        jobs were taken up elsewhere; each worker has a DATA_DIR of its own)."""
         await asyncio.to_thread(remove_leftovers, self.settings.work_dir)
+        await self._requeue_unfinished(ctx)
+
+    async def _requeue_unfinished(self, ctx: dict[str, Any]) -> None:
+        """Queues every unfinished job of the database again, at a worker's start and then
+        every minute: one that Redis lost (a restart without persistence) or never got (it
+        was away when the job was confirmed) runs all the same. One still on the queue
+        stays there once."""
         async with self.db.session() as session:
             ids = (
                 await session.exec(
