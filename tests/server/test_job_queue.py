@@ -19,8 +19,8 @@ from aiobotocore.session import get_session
 
 from server.db import Database
 from server.models import Job
-from tests.server.cluster import Cluster, alive, children, fresh_database, fresh_redis
 from tests.server.conftest import SignedIn, sign_up, wait_for_job
+from tests.server.job_cluster import Cluster, alive, children, fresh_database, fresh_redis
 from tests.server.test_job_restart import wait_until_analysing
 from tests.server.test_uploads import comparable, upload_single
 
