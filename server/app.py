@@ -23,7 +23,7 @@ from server.context import (
 )
 from server.db import Database
 from server.errors import ApiError
-from server.jobs import JobRunner
+from server.job_queue import build_jobs
 from server.logs import QueryFreeAccessLogger, setup_logging
 from server.routes import auth, files, jobs, matches, shares, streams, uploads
 from server.security_headers import install as install_security_headers
@@ -137,23 +137,12 @@ async def storage_context(app: web.Application) -> AsyncIterator[None]:
 
 async def jobs_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    runner = JobRunner(
-        app[DB],
-        app[STORAGE],
-        workers=settings.job_workers,
-        analysis_fps=settings.analysis_fps,
-        retries=settings.job_retries,
-        work_dir=settings.work_dir,
-        max_attempts=settings.job_max_attempts,
-        timeout_s=settings.job_timeout_s,
-        stall_timeout_s=settings.job_stall_timeout_s,
-        cleaner=app[CLEANER],
-    )
-    app[JOBS] = runner
-    app[UPLOADS] = Uploads(app[DB], app[STORAGE], runner, app[CLEANER], settings)
-    await runner.start()
+    jobs = build_jobs(settings, app[DB], app[STORAGE], app[CLEANER])
+    app[JOBS] = jobs
+    app[UPLOADS] = Uploads(app[DB], app[STORAGE], jobs, app[CLEANER], settings)
+    await jobs.start()
     yield
-    await runner.close()
+    await jobs.close()
 
 
 async def cleanup_context(app: web.Application) -> AsyncIterator[None]:

@@ -1,4 +1,4 @@
-"""The `badminton` command: analyse a video file, or run the server."""
+"""The `badminton` command: analyse a video file, run the server or a job worker."""
 
 from __future__ import annotations
 
@@ -75,6 +75,14 @@ def serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     run(settings)
+    return 0
+
+
+def worker(args: argparse.Namespace) -> int:
+    from server.config import Settings
+    from server.worker import run
+
+    run(Settings.from_env())
     return 0
 
 
@@ -167,6 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default 8080)")
     p.set_defaults(handler=serve)
+
+    p = commands.add_parser(
+        "worker", help="run analysis jobs from the Redis queue (REDIS_URL, JOB_WORKERS at once)"
+    )
+    p.set_defaults(handler=worker)
 
     p = commands.add_parser("user", help="manage accounts")
     user_commands = p.add_subparsers(dest="user_command", required=True)

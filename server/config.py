@@ -73,6 +73,9 @@ class Settings:
     # The analysis process is killed past this time, or after this long without progress.
     job_timeout_s: float = 6 * 3600.0
     job_stall_timeout_s: float = 300.0
+    # With REDIS_URL: a worker touches its job this often (a third of it, in fact); a job
+    # untouched this long is taken up by another worker (about twice this in all).
+    job_heartbeat_s: float = 10.0
     # Failed sign-ins allowed per account and per client address within the window; past
     # them, one more per window/limit. Hashing runs on its own threads, not the default pool.
     login_failures_per_account: int = 10
@@ -122,6 +125,7 @@ class Settings:
             "job_max_attempts",
             "job_timeout_s",
             "job_stall_timeout_s",
+            "job_heartbeat_s",
             "login_failures_per_account",
             "login_failures_per_address",
             "login_failure_window_s",
@@ -190,6 +194,7 @@ class Settings:
                 job_max_attempts=int(env.get("JOB_MAX_ATTEMPTS", cls.job_max_attempts)),
                 job_timeout_s=float(env.get("JOB_TIMEOUT_S", cls.job_timeout_s)),
                 job_stall_timeout_s=float(env.get("JOB_STALL_TIMEOUT_S", cls.job_stall_timeout_s)),
+                job_heartbeat_s=float(env.get("JOB_HEARTBEAT_S", cls.job_heartbeat_s)),
                 login_failures_per_account=int(
                     env.get("LOGIN_FAILURES_PER_ACCOUNT", cls.login_failures_per_account)
                 ),

@@ -15,7 +15,7 @@ from server.models import User
 
 if TYPE_CHECKING:
     from server.cleanup import StorageCleaner
-    from server.jobs import JobRunner
+    from server.job_queue import Jobs
     from server.shares import Shares
     from server.streams import Streams
     from server.uploads import Uploads
@@ -25,7 +25,7 @@ SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
 ACCOUNTS = web.AppKey("accounts", Accounts)
 STORAGE: web.AppKey[Storage] = web.AppKey("storage")
-JOBS: web.AppKey[JobRunner] = web.AppKey("jobs")
+JOBS: web.AppKey[Jobs] = web.AppKey("jobs")
 UPLOADS: web.AppKey[Uploads] = web.AppKey("uploads")
 CLEANER: web.AppKey[StorageCleaner] = web.AppKey("cleaner")
 STREAMS: web.AppKey[Streams] = web.AppKey("streams")

@@ -13,7 +13,9 @@ back on stdout, one JSON object per line: `{"progress": 0.42}` while it runs, th
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -29,6 +31,7 @@ PLAYABLE_NAME = "playable.mp4"
 # estimate holds through both.
 COPY_COST_720P = 0.25
 COPY_COST_EXPONENT = 0.8
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def emit(message: dict) -> None:
@@ -43,6 +46,15 @@ def copy_share(width: int, height: int) -> float:
     return cost / (1.0 + cost)
 
 
+def die_with_parent() -> None:
+    """Ends this process when the one that started it dies, even by SIGKILL (Linux): its job
+    runs again on another worker, and an orphan would only take that run's CPU."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m server.job_worker")
     parser.add_argument("video", type=Path)
@@ -55,6 +67,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    die_with_parent()
     silence_native_stderr()
     import av
 

@@ -1,4 +1,5 @@
-"""Analysis jobs: a queue kept in the database, worked off by analysis processes.
+"""Analysis jobs: how one runs, and the in-process runner of a single server (its queue in
+memory, rebuilt from the database at each start; `server.job_queue` has the Redis one).
 
 A job's video is fetched from storage into a temporary folder, analysed by
 `server.job_worker` in a child process (off the event loop, one process per job), and its
@@ -34,6 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
 from server.cleanup import StorageCleaner, schedule
+from server.config import Settings
 from server.db import Database
 from server.models import Job, JobStatus, utcnow
 from storage import Storage, StorageError, StorageUnavailable
@@ -90,7 +92,7 @@ def _make_work_folder(work_dir: Path | None, job_id: str) -> str:
     return tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{job_id}-", dir=work_dir)
 
 
-def _remove_leftovers(work_dir: Path) -> None:
+def remove_leftovers(work_dir: Path) -> None:
     """Job folders a crashed run left behind (their jobs run again from the start)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     for folder in work_dir.glob(f"{WORK_PREFIX}*"):
@@ -131,10 +133,32 @@ class JobRunner:
         self._errors: dict[str, int] = {}  # unexpected errors in a row, per job
         self._processes: dict[str, asyncio.subprocess.Process] = {}
 
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        db: Database,
+        storage: Storage,
+        cleaner: StorageCleaner | None,
+        workers: int | None = None,
+    ) -> JobRunner:
+        return cls(
+            db,
+            storage,
+            workers=settings.job_workers if workers is None else workers,
+            analysis_fps=settings.analysis_fps,
+            retries=settings.job_retries,
+            work_dir=settings.work_dir,
+            max_attempts=settings.job_max_attempts,
+            timeout_s=settings.job_timeout_s,
+            stall_timeout_s=settings.job_stall_timeout_s,
+            cleaner=cleaner,
+        )
+
     async def start(self) -> None:
         """Starts the workers and queues again every job a previous run left unfinished."""
         if self.work_dir is not None:
-            await asyncio.to_thread(_remove_leftovers, self.work_dir)
+            await asyncio.to_thread(remove_leftovers, self.work_dir)
         async with self.db.session() as session:
             jobs = (
                 await session.exec(
@@ -165,10 +189,10 @@ class JobRunner:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks = []
 
-    def enqueue(self, job_id: str) -> None:
+    async def enqueue(self, job_id: str) -> None:
         self._queue.put_nowait(job_id)
 
-    def cancel(self, job_id: str) -> None:
+    async def cancel(self, job_id: str) -> None:
         """Stops a running job's analysis (the job is being deleted)."""
         process = self._processes.get(job_id)
         if process is not None:
@@ -188,7 +212,7 @@ class JobRunner:
         while True:
             job_id = await self._queue.get()
             try:
-                await self._run(job_id)
+                await self.run_once(job_id)
                 self._errors.pop(job_id, None)
             except asyncio.CancelledError:
                 raise
@@ -199,26 +223,34 @@ class JobRunner:
                 self._queue.task_done()
 
     async def _after_error(self, job_id: str, exc: Exception) -> None:
-        """Queues the job again after a pause, or fails it once its attempts are used up.
-        When even that cannot be written (the database is still down), the job is tried
-        again later all the same: it must not stay `running` with no worker on it."""
+        """Queues the job again after a pause, or fails it once its attempts are used up."""
+        if not await self.record_error(job_id, exc):
+            return
         reason = describe_error(exc)
-        try:
-            job = await self._load(job_id)
-            if job is None or job.status not in JobStatus.UNFINISHED:
-                return
-            if job.attempts >= self.max_attempts:
-                await self._give_up(job_id, job.attempts, reason)
-                return
-            await self._update(job_id, status=JobStatus.QUEUED, progress=0.0, error=reason)
-        except Exception:
-            log.exception("job %s: could not record the error; trying again later", job_id)
         errors = self._errors[job_id] = self._errors.get(job_id, 0) + 1
         delay = min(self.retry_base_s * 2 ** (errors - 1), RETRY_MAX_DELAY_S)
         log.warning("job %s: runs again in %.0f s (%s)", job_id, delay, reason)
         pause = asyncio.create_task(self._requeue_after(job_id, delay))
         self._pauses.add(pause)
         pause.add_done_callback(self._pauses.discard)
+
+    async def record_error(self, job_id: str, exc: Exception) -> bool:
+        """Marks the job queued again with the reason, or failed once its attempts are used
+        up; True when it is to run again. When even that cannot be written (the database is
+        still down), the job runs again all the same: it must not stay `running` with no
+        worker on it."""
+        reason = describe_error(exc)
+        try:
+            job = await self.load(job_id)
+            if job is None or job.status not in JobStatus.UNFINISHED:
+                return False
+            if job.attempts >= self.max_attempts:
+                await self._give_up(job_id, job.attempts, reason)
+                return False
+            await self._update(job_id, status=JobStatus.QUEUED, progress=0.0, error=reason)
+        except Exception:
+            log.exception("job %s: could not record the error; trying again later", job_id)
+        return True
 
     async def _requeue_after(self, job_id: str, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -233,8 +265,11 @@ class JobRunner:
             finished_at=utcnow(),
         )
 
-    async def _run(self, job_id: str) -> None:
-        job = await self._load(job_id)
+    async def run_once(self, job_id: str) -> None:
+        """One attempt at the job: analyses it and stores its outputs under the job's own
+        keys (so that a second run writes the same objects again, never more of them), or
+        fails it for a reason that another attempt would not change."""
+        job = await self.load(job_id)
         if job is None or job.status not in JobStatus.UNFINISHED:
             return  # deleted, or already finished
         if job.attempts >= self.max_attempts:
@@ -262,7 +297,7 @@ class JobRunner:
                 finished_at=utcnow(),
             )
             return
-        if await self._load(job_id) is None:
+        if await self.load(job_id) is None:
             await self._remove_outputs(job)
             return
         await self._update(
@@ -275,6 +310,12 @@ class JobRunner:
             finished_at=utcnow(),
         )
         log.info("job %s: done in %.1f s", job_id, time.monotonic() - started)
+
+    async def remove_outputs_if_deleted(self, job: Job) -> None:
+        """After an attempt at `job` was cut short: were the job deleted meanwhile, what the
+        attempt stored goes too."""
+        if await self.load(job.id) is None:
+            await self._remove_outputs(job)
 
     async def _remove_outputs(self, job: Job) -> None:
         """The job was deleted while its outputs were being stored, perhaps after its
@@ -410,7 +451,7 @@ class JobRunner:
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
-    async def _load(self, job_id: str) -> Job | None:
+    async def load(self, job_id: str) -> Job | None:
         async with self.db.session() as session:
             return await session.get(Job, job_id)
 

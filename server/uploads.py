@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import col, func, select
 
@@ -23,9 +23,12 @@ from server.cleanup import StorageCleaner, claim_job, schedule, schedule_upload
 from server.config import Settings
 from server.db import Database
 from server.errors import ApiError, BadRequest, Conflict, NotFound, PayloadTooLarge
-from server.jobs import JobRunner, safe_filename
+from server.jobs import safe_filename
 from server.models import Job, JobStatus, Upload, UploadStatus, User, utcnow
 from storage import MIN_PART_SIZE, ObjectInfo, PartUpload, Storage
+
+if TYPE_CHECKING:
+    from server.job_queue import Jobs
 
 MAX_PARTS = 10_000  # S3's limit
 SNIFF_BYTES = 64 * 1024
@@ -119,7 +122,7 @@ class Uploads:
         self,
         db: Database,
         storage: Storage,
-        jobs: JobRunner,
+        jobs: Jobs,
         cleaner: StorageCleaner,
         settings: Settings,
     ) -> None:
@@ -223,7 +226,7 @@ class Uploads:
             assert stored is not None
         if stored.status == JobStatus.FAILED:
             raise NotAVideo(stored.error or "not a video", detail={"job_id": stored.id})
-        self.jobs.enqueue(stored.id)
+        await self.jobs.enqueue(stored.id)
         return stored
 
     async def _check_size(self, job: Job, upload: Upload, info: ObjectInfo) -> None:

@@ -52,7 +52,11 @@ CLIP = "00004"  # the longest labelled rally: 668 frames, 22.3 s
 POSE_SAMPLES = 120  # pose calls timed per player and setting
 SHUTTLE_FRAMES = 150  # held in memory: 2.7 MB each at 720p
 # Modules that register more benchmarks when imported (each benchmark process imports them).
-BENCHMARK_MODULES: tuple[str, ...] = ("tools.bench_memory", "tools.bench_live")
+BENCHMARK_MODULES: tuple[str, ...] = (
+    "tools.bench_memory",
+    "tools.bench_live",
+    "tools.bench_cluster",
+)
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,7 @@ async def set_court(request: web.Request) -> web.Response:
         stored.updated_at = utcnow()
         session.add(stored)
         await session.commit()
-    request.app[JOBS].enqueue(stored.id)
+    await request.app[JOBS].enqueue(stored.id)
     return web.json_response(await job_json(request, stored), status=202)
 
 
@@ -143,7 +143,7 @@ async def delete_job(request: web.Request) -> web.Response:
     """204 once the job and its files are gone; 202 when storage is unreachable: the job is
     gone and its files are removed in the background as soon as storage answers."""
     job = await owned_job(request, await current_user(request))
-    request.app[JOBS].cancel(job.id)
+    await request.app[JOBS].cancel(job.id)
     if await request.app[CLEANER].delete_job(job.id):
         return web.Response(status=204)
     return web.json_response(
