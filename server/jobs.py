@@ -35,6 +35,7 @@ from sqlmodel import col, select
 
 from server.cleanup import StorageCleaner, schedule
 from server.db import Database
+from server.metrics import JOB_DURATION
 from server.models import Job, JobStatus, utcnow
 from storage import Storage, StorageError, StorageUnavailable
 
@@ -130,6 +131,7 @@ class JobRunner:
         self._pauses: set[asyncio.Task[None]] = set()  # jobs waiting to be queued again
         self._errors: dict[str, int] = {}  # unexpected errors in a row, per job
         self._processes: dict[str, asyncio.subprocess.Process] = {}
+        self._paused = False
 
     async def start(self) -> None:
         """Starts the workers and queues again every job a previous run left unfinished."""
@@ -165,6 +167,16 @@ class JobRunner:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks = []
 
+    def pause(self) -> None:
+        """Takes no new job (the server is stopping): those queued stay queued in the
+        database, for another node or the next start; running ones go on."""
+        self._paused = True
+
+    @property
+    def running(self) -> list[str]:
+        """The jobs whose analysis runs now."""
+        return list(self._processes)
+
     def enqueue(self, job_id: str) -> None:
         self._queue.put_nowait(job_id)
 
@@ -188,6 +200,8 @@ class JobRunner:
         while True:
             job_id = await self._queue.get()
             try:
+                if self._paused:
+                    continue
                 await self._run(job_id)
                 self._errors.pop(job_id, None)
             except asyncio.CancelledError:
@@ -248,6 +262,7 @@ class JobRunner:
         try:
             summary, playable_key = await self._analyse(job)
         except JobFailed as exc:
+            JOB_DURATION.labels("failed").observe(time.monotonic() - started)
             log.info("job %s: failed: %s", job_id, exc)
             await self._update(
                 job_id, status=JobStatus.FAILED, error=str(exc), finished_at=utcnow()
@@ -274,6 +289,7 @@ class JobRunner:
             error=None,
             finished_at=utcnow(),
         )
+        JOB_DURATION.labels("done").observe(time.monotonic() - started)
         log.info("job %s: done in %.1f s", job_id, time.monotonic() - started)
 
     async def _remove_outputs(self, job: Job) -> None:
