@@ -132,6 +132,7 @@ class JobRunner:
         self._errors: dict[str, int] = {}  # unexpected errors in a row, per job
         self._processes: dict[str, asyncio.subprocess.Process] = {}
         self._paused = False
+        self._active: set[str] = set()  # jobs a worker has taken, from their load to their end
 
     async def start(self) -> None:
         """Starts the workers and queues again every job a previous run left unfinished."""
@@ -174,8 +175,8 @@ class JobRunner:
 
     @property
     def running(self) -> list[str]:
-        """The jobs whose analysis runs now."""
-        return list(self._processes)
+        """The jobs being worked on now (download, analysis or storing the outputs)."""
+        return list(self._active)
 
     def enqueue(self, job_id: str) -> None:
         self._queue.put_nowait(job_id)
@@ -202,6 +203,7 @@ class JobRunner:
             try:
                 if self._paused:
                     continue
+                self._active.add(job_id)
                 await self._run(job_id)
                 self._errors.pop(job_id, None)
             except asyncio.CancelledError:
@@ -210,6 +212,7 @@ class JobRunner:
                 log.exception("job %s: unexpected error", job_id)
                 await self._after_error(job_id, exc)
             finally:
+                self._active.discard(job_id)
                 self._queue.task_done()
 
     async def _after_error(self, job_id: str, exc: Exception) -> None:
@@ -269,6 +272,7 @@ class JobRunner:
             )
             return
         except StorageError as exc:
+            JOB_DURATION.labels("failed").observe(time.monotonic() - started)
             log.warning("job %s: storage error, giving up: %s", job_id, exc)
             await self._update(
                 job_id,
