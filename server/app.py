@@ -195,7 +195,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
 
 def run(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    setup_logging()
+    setup_logging(settings.log_level, settings.log_format)
     if settings.public_url:
         log.info("links handed out point at %s", settings.public_url)
     else:
