@@ -31,6 +31,7 @@ class Drain:
 
     def __init__(self) -> None:
         self.since: float | None = None  # monotonic time SIGTERM arrived
+        self.task: asyncio.Task[None] | None = None  # the drain itself, once started
 
     @property
     def active(self) -> bool:
@@ -51,15 +52,12 @@ async def handle_sigterm(app: web.Application) -> None:
 
     def on_sigterm() -> None:
         if app[DRAIN].begin():
-            app[DRAIN_TASK] = loop.create_task(drain(app), name="drain")
+            app[DRAIN].task = loop.create_task(drain(app), name="drain")
         else:
             log.info("SIGTERM again: stopping now")
             loop.call_soon(_stop)
 
     loop.add_signal_handler(signal.SIGTERM, on_sigterm)
-
-
-DRAIN_TASK = web.AppKey("drain_task", asyncio.Task)
 
 
 async def drain(app: web.Application) -> None:
