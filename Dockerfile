@@ -21,4 +21,10 @@ VOLUME ["/data"]
 # relay (coturn with turn.conf; TURN_SECRET and TURN_URLS) that can reach this container.
 EXPOSE 8080
 USER nobody
+# Liveness, not readiness: /api/v1/health answers while the process serves, so Docker (or ECS)
+# restarts only a hung node. /api/v1/ready also fails when Redis, the database or S3 is down,
+# or while the node drains after SIGTERM, and restarting nodes for that would make an outage
+# worse or cut live sessions short: it is the load balancer's check. Python asks, no curl.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/api/v1/health', timeout=4)"]
 CMD ["badminton", "serve", "--host", "0.0.0.0", "--port", "8080"]

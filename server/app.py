@@ -14,6 +14,7 @@ from server.context import (
     ACCOUNTS,
     CLEANER,
     DB,
+    DRAIN,
     JOBS,
     SETTINGS,
     SHARES,
@@ -22,10 +23,13 @@ from server.context import (
     UPLOADS,
 )
 from server.db import Database
+from server.drain import Drain, handle_sigterm
 from server.errors import ApiError
+from server.health import routes as health_routes
 from server.job_queue import build_jobs
 from server.logs import QueryFreeAccessLogger, setup_logging
 from server.routes import auth, files, jobs, matches, shares, streams, uploads
+from server.routes import metrics as metrics_routes
 from server.security_headers import install as install_security_headers
 from server.shares import Shares
 from server.streams import Streams
@@ -85,10 +89,6 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
 
 def _error(status: int, message: str, detail: object) -> web.Response:
     return web.json_response({"error": message, "detail": detail}, status=status)
-
-
-async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
 
 
 def page(name: str):
@@ -154,7 +154,7 @@ async def cleanup_context(app: web.Application) -> AsyncIterator[None]:
 
 
 async def streams_context(app: web.Application) -> AsyncIterator[None]:
-    streams = Streams(app[DB], app[STORAGE], app[SETTINGS], app[CLEANER])
+    streams = Streams(app[DB], app[STORAGE], app[SETTINGS], app[CLEANER], app[DRAIN])
     await streams.recover()
     app[STREAMS] = streams
     yield
@@ -163,13 +163,18 @@ async def streams_context(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings.from_env()
-    app = web.Application(middlewares=[json_errors], client_max_size=settings.max_request_bytes)
+    app = web.Application(
+        middlewares=[metrics_routes.count_requests, json_errors],
+        client_max_size=settings.max_request_bytes,
+    )
     app[SETTINGS] = settings
+    app[DRAIN] = Drain()
     install_security_headers(app, settings)
     app.cleanup_ctx.extend(
         [database_context, storage_context, cleanup_context, jobs_context, streams_context]
     )
-    app.router.add_get("/api/v1/health", health)
+    app.router.add_routes(health_routes)
+    app.router.add_routes(metrics_routes.routes)
     for module in (auth, uploads, jobs, shares, files, streams, matches):
         app.router.add_routes(module.routes)
     app.router.add_get("/", page("index.html"))
@@ -179,7 +184,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
 
 def run(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    setup_logging()
+    setup_logging(settings.log_level, settings.log_format)
     if settings.public_url:
         log.info("links handed out point at %s", settings.public_url)
     else:
@@ -191,8 +196,10 @@ def run(settings: Settings) -> None:
             "serving on http://%s:%d (data in %s)", settings.host, settings.port, settings.data_dir
         )
 
+    app = create_app(settings)
+    app.on_startup.append(handle_sigterm)  # after the cleanup contexts: the app is complete
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         print=started,

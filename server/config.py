@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from server.json_input import DEFAULT_MAX_DEPTH
 
@@ -104,8 +108,18 @@ class Settings:
     # usable links per report.
     share_link_ttl_s: int = 7 * 24 * 3600
     max_share_links: int = 20
+    # This node's internal http://host:port that other nodes reach it at (default: the
+    # listening address, or the machine's name when it listens everywhere).
+    node_url: str | None = None
+    # On SIGTERM: how long running live sessions and jobs get to finish before the node stops.
+    drain_timeout_s: float = 600.0
+    # Bearer token that /metrics asks for; unset, /metrics is off.
+    metrics_token: str | None = None
+    log_level: str = "INFO"
+    log_format: str = "text"
 
     def __post_init__(self) -> None:
+        self._check_start_up_settings()
         for name in ("max_live_sessions_per_user", "max_viewers_per_link", "max_viewer_links"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.upper()} must be at least 1")
@@ -135,6 +149,50 @@ class Settings:
         ):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name.upper()} must be positive, not {getattr(self, name)}")
+
+    def _check_start_up_settings(self) -> None:
+        """What the server would otherwise find out only when a job, a link or a connection
+        fails: refused at start, with the variable named."""
+        if not 1 <= self.port <= 65535:
+            raise ConfigError(f"PORT must be between 1 and 65535, got {self.port}")
+        for name in ("analysis_fps", "live_pose_fps", "live_pose_budget", "drain_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name.upper()} must be more than 0, got {getattr(self, name)}")
+        if self.job_workers < 0:
+            raise ConfigError(
+                f"JOB_WORKERS must be 0 (no jobs on this node) or more, got {self.job_workers}"
+            )
+        if self.database_url is not None:
+            _check_database_url(self.database_url)
+        if self.redis_url is not None:
+            _check_url("REDIS_URL", self.redis_url, ("redis", "rediss", "unix"))
+        if self.s3_endpoint_url is not None:
+            _check_url("S3_ENDPOINT_URL", self.s3_endpoint_url, ("http", "https"))
+        if self.node_url is not None:
+            object.__setattr__(self, "node_url", _origin(self.node_url, "NODE_URL"))
+        for name, urls, schemes in (
+            ("TURN_URLS", self.turn_urls, ("turn", "turns")),
+            ("STUN_URLS", self.stun_urls, ("stun", "stuns")),
+        ):
+            for url in urls:
+                if url.split(":", 1)[0] not in schemes or ":" not in url:
+                    raise ConfigError(f"{name} must list {'/'.join(schemes)}: URLs, got {url!r}")
+        if self.log_level.upper() not in LOG_LEVELS:
+            raise ConfigError(
+                f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}"
+            )
+        if self.log_format.lower() not in ("text", "json"):
+            raise ConfigError(f"LOG_FORMAT must be text or json, got {self.log_format!r}")
+
+    @property
+    def internal_url(self) -> str:
+        """Where other nodes reach this one: NODE_URL, else the listening address."""
+        if self.node_url:
+            return self.node_url
+        # Listening everywhere: the machine's name, which its neighbours resolve (a container's
+        # name on its network); set NODE_URL where they do not.
+        host = socket.gethostname() if self.host in ("", "0.0.0.0", "::") else self.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
     @property
     def database(self) -> str:
@@ -220,6 +278,11 @@ class Settings:
                 max_viewer_links=int(env.get("MAX_VIEWER_LINKS", cls.max_viewer_links)),
                 share_link_ttl_s=int(env.get("SHARE_LINK_TTL_S", cls.share_link_ttl_s)),
                 max_share_links=int(env.get("MAX_SHARE_LINKS", cls.max_share_links)),
+                node_url=env.get("NODE_URL") or None,
+                drain_timeout_s=float(env.get("DRAIN_TIMEOUT_S", cls.drain_timeout_s)),
+                metrics_token=env.get("METRICS_TOKEN") or None,
+                log_level=env.get("LOG_LEVEL") or cls.log_level,
+                log_format=env.get("LOG_FORMAT") or cls.log_format,
                 max_json_depth=int(env.get("MAX_JSON_DEPTH", cls.max_json_depth)),
                 max_uploads_in_flight=_positive(
                     "MAX_UPLOADS_IN_FLIGHT", int(env.get("MAX_UPLOADS_IN_FLIGHT", 4))
@@ -230,8 +293,50 @@ class Settings:
                     "UPLOAD_SWEEP_S", float(env.get("UPLOAD_SWEEP_S", cls.upload_sweep_s))
                 ),
             )
+        except ConfigError:
+            raise
         except ValueError as exc:
-            raise ConfigError(f"bad setting: {exc}") from exc
+            raise ConfigError(f"bad setting: {_unreadable(env) or exc}") from exc
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _unreadable(env: Mapping[str, str]) -> str | None:
+    """Which numeric variable could not be read as a number, said plainly."""
+    numbers = {f.name.upper(): f.type for f in fields(Settings) if f.type in ("int", "float")}
+    numbers["USER_QUOTA_GB"] = "int"
+    for name, kind in numbers.items():
+        if name in env:
+            try:
+                int(env[name]) if kind == "int" else float(env[name])
+            except ValueError:
+                what = "a whole number" if kind == "int" else "a number"
+                return f"{name} must be {what}, got {env[name]!r}"
+    return None
+
+
+def _check_url(name: str, url: str, schemes: tuple[str, ...]) -> None:
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ConfigError(f"{name} is not a URL: {url!r}") from exc
+    if parts.scheme not in schemes or not (parts.hostname or parts.scheme == "unix"):
+        raise ConfigError(f"{name} must be a {'/'.join(schemes)}:// URL with a host, got {url!r}")
+
+
+def _check_database_url(url: str) -> None:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"DATABASE_URL is not a database URL: {url!r}") from exc
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"DATABASE_URL must be sqlite+aiosqlite:// or postgresql+asyncpg://, got {url!r}"
+        )
+    if parsed.get_backend_name() == "postgresql" and not (parsed.host or "host" in parsed.query):
+        raise ConfigError(f"DATABASE_URL names no database host: {url!r}")
 
 
 def _positive(name: str, value: T) -> T:
@@ -244,13 +349,14 @@ def _split(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in (value or "").split(",") if v.strip())
 
 
-def _origin(url: str) -> str:
-    """PUBLIC_URL as `scheme://host[:port]`: the server's routes live at the root."""
+def _origin(url: str, name: str = "PUBLIC_URL") -> str:
+    """PUBLIC_URL (or NODE_URL) as `scheme://host[:port]`: the server's routes live at the
+    root."""
     try:
         parts = urlsplit(url.strip())
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
-        raise ConfigError(f"PUBLIC_URL is not a URL: {url!r}") from exc
+        raise ConfigError(f"{name} is not a URL: {url!r}") from exc
     if (
         parts.scheme not in ("http", "https")
         or not parts.hostname
@@ -260,5 +366,5 @@ def _origin(url: str) -> str:
         or parts.username
         or parts.password
     ):
-        raise ConfigError(f"PUBLIC_URL must be http(s)://host[:port], got {url!r}")
+        raise ConfigError(f"{name} must be http(s)://host[:port], got {url!r}")
     return f"{parts.scheme}://{parts.netloc}"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -15,6 +15,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# The PostgreSQL advisory lock the nodes of one database take in turn to migrate it (any
+# number agreed by every version of the server; "badminton" in ASCII).
+MIGRATION_LOCK = 0x6261646D696E746F
 
 
 class Database:
@@ -28,8 +31,14 @@ class Database:
         self.session = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
 
     async def migrate(self) -> None:
-        """Brings the schema up to the newest migration."""
+        """Brings the schema up to the newest migration. On PostgreSQL, nodes started together
+        migrate one after the other under an advisory lock held to the end of the transaction:
+        the first upgrades, the others then find the schema at its head and do nothing."""
         async with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                )
             await connection.run_sync(upgrade_to_head)
 
     async def close(self) -> None:

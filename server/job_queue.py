@@ -47,6 +47,10 @@ RETRY_DELAY_S = 2.0
 RETRY_MAX_DELAY_S = 60.0
 
 
+class NodeStopping(Exception):
+    """This node is draining: the job goes back onto the queue for another worker."""
+
+
 class AnalysisQueue(RedisQueue):
     """SAQ's Redis queue, whose sweep of abandoned jobs starts one sweep interval after this
     process does. A sweep takes a job that a worker has just taken off the queue, and not yet
@@ -73,6 +77,11 @@ class Jobs(Protocol):
     async def enqueue(self, job_id: str) -> None: ...
 
     async def cancel(self, job_id: str) -> None: ...
+
+    def pause(self) -> None: ...
+
+    @property
+    def running(self) -> list[str]: ...
 
 
 def build_jobs(
@@ -108,6 +117,8 @@ class QueuedJobs:
         self.runner = JobRunner.from_settings(settings, db, storage, cleaner, workers=0)
         self.worker: Worker | None = None
         self._work: asyncio.Task[None] | None = None
+        self._paused = False
+        self._active: set[str] = set()  # jobs this process runs now
         if workers > 0:
             self.worker = Worker(
                 self.queue,
@@ -143,6 +154,15 @@ class QueuedJobs:
             await self.worker.stop()
             await asyncio.gather(self._work, return_exceptions=True)
         await self.queue.disconnect()
+
+    def pause(self) -> None:
+        """Takes no new job (the node is stopping): one handed to it goes back onto the
+        queue for another worker; running ones go on."""
+        self._paused = True
+
+    @property
+    def running(self) -> list[str]:
+        return list(self._active)
 
     async def enqueue(self, job_id: str) -> None:
         """Puts the job on the queue. Its row says `queued` already: with Redis away, the
@@ -198,9 +218,12 @@ class QueuedJobs:
 
     async def _analyse(self, ctx: dict[str, Any], *, job_id: str) -> None:
         queued = ctx["job"]
+        if self._paused:
+            raise NodeStopping("this node is stopping")
         job = await self.runner.load(job_id)
         if job is None:
             return
+        self._active.add(job_id)
         beating = asyncio.create_task(self._beat(queued), name=f"heartbeat-{job_id}")
         try:
             await self.runner.run_once(job_id)
@@ -213,6 +236,7 @@ class QueuedJobs:
             if await self.runner.record_error(job_id, exc):
                 raise  # SAQ queues it again after a pause
         finally:
+            self._active.discard(job_id)
             beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beating

@@ -37,6 +37,7 @@ from sqlmodel import col, select
 from server.cleanup import StorageCleaner, schedule
 from server.config import Settings
 from server.db import Database
+from server.metrics import JOB_DURATION
 from server.models import Job, JobStatus, utcnow
 from storage import Storage, StorageError, StorageUnavailable
 
@@ -132,6 +133,8 @@ class JobRunner:
         self._pauses: set[asyncio.Task[None]] = set()  # jobs waiting to be queued again
         self._errors: dict[str, int] = {}  # unexpected errors in a row, per job
         self._processes: dict[str, asyncio.subprocess.Process] = {}
+        self._paused = False
+        self._active: set[str] = set()  # jobs a worker has taken, from their load to their end
 
     @classmethod
     def from_settings(
@@ -189,6 +192,16 @@ class JobRunner:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks = []
 
+    def pause(self) -> None:
+        """Takes no new job (the server is stopping): those queued stay queued in the
+        database, for another node or the next start; running ones go on."""
+        self._paused = True
+
+    @property
+    def running(self) -> list[str]:
+        """The jobs being worked on now (download, analysis or storing the outputs)."""
+        return list(self._active)
+
     async def enqueue(self, job_id: str) -> None:
         self._queue.put_nowait(job_id)
 
@@ -212,6 +225,9 @@ class JobRunner:
         while True:
             job_id = await self._queue.get()
             try:
+                if self._paused:
+                    continue
+                self._active.add(job_id)
                 await self.run_once(job_id)
                 self._errors.pop(job_id, None)
             except asyncio.CancelledError:
@@ -220,6 +236,7 @@ class JobRunner:
                 log.exception("job %s: unexpected error", job_id)
                 await self._after_error(job_id, exc)
             finally:
+                self._active.discard(job_id)
                 self._queue.task_done()
 
     async def _after_error(self, job_id: str, exc: Exception) -> None:
@@ -283,12 +300,14 @@ class JobRunner:
         try:
             summary, playable_key = await self._analyse(job)
         except JobFailed as exc:
+            JOB_DURATION.labels("failed").observe(time.monotonic() - started)
             log.info("job %s: failed: %s", job_id, exc)
             await self._update(
                 job_id, status=JobStatus.FAILED, error=str(exc), finished_at=utcnow()
             )
             return
         except StorageError as exc:
+            JOB_DURATION.labels("failed").observe(time.monotonic() - started)
             log.warning("job %s: storage error, giving up: %s", job_id, exc)
             await self._update(
                 job_id,
@@ -309,6 +328,7 @@ class JobRunner:
             error=None,
             finished_at=utcnow(),
         )
+        JOB_DURATION.labels("done").observe(time.monotonic() - started)
         log.info("job %s: done in %.1f s", job_id, time.monotonic() - started)
 
     async def remove_outputs_if_deleted(self, job: Job) -> None:

@@ -23,6 +23,8 @@ from analysis.video_analyzer import write_outputs
 from server.cleanup import StorageCleaner, schedule
 from server.config import Settings
 from server.db import Database
+from server.drain import RETRY_AFTER_S as DRAIN_RETRY_AFTER_S
+from server.drain import Drain
 from server.errors import ApiError, BadRequest, Conflict, NotFound
 from server.live.ice import server_configuration
 from server.live.offer import OfferError
@@ -65,8 +67,10 @@ class Streams:
         storage: Storage,
         settings: Settings,
         cleaner: StorageCleaner | None = None,
+        drain: Drain | None = None,
     ) -> None:
         self.db = db
+        self.drain = drain
         self.storage = storage
         self.settings = settings
         self.cleaner = cleaner  # removes a recording's pieces once it is stored whole
@@ -146,7 +150,16 @@ class Streams:
         )
 
     def _check_capacity(self, owner_id: str) -> None:
-        """Refuses a new live session past the owner's limit or the server's."""
+        """Refuses a new live session past the owner's limit or the server's, or when the
+        server is stopping."""
+        if self.drain is not None and self.drain.active:
+            raise ApiError(
+                "this server is shutting down and takes no new live session: try again "
+                f"in {DRAIN_RETRY_AFTER_S} s",
+                detail={"retry_after_s": DRAIN_RETRY_AFTER_S},
+                status=503,
+                retry_after_s=DRAIN_RETRY_AFTER_S,
+            )
         mine = [sid for sid, owner in self._live_owner.items() if owner == owner_id]
         per_user = self.settings.max_live_sessions_per_user
         if len(mine) >= per_user:

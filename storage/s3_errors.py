@@ -14,8 +14,13 @@ from botocore.exceptions import (
     IncompleteReadError,
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
+from prometheus_client import Counter
 
 from .base import InvalidUpload, ObjectNotFound, StorageError, StorageUnavailable
+
+# S3 requests that failed: "unavailable" (transient: unreachable, throttled, 5xx; retried)
+# or "error" (refused); a missing object or a bad upload is an answer, not counted.
+ERRORS = Counter("badminton_storage_errors", "S3 requests that failed, by kind", ["kind"])
 
 NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 UPLOAD_CODES = frozenset({"NoSuchUpload", "InvalidPart", "InvalidPartOrder", "EntityTooSmall"})
@@ -64,8 +69,19 @@ def translated(key: str | None = None) -> Iterator[None]:
     try:
         yield
     except ClientError as exc:
-        raise translate_client_error(exc, key) from exc
+        error = translate_client_error(exc, key)
+        _count(error)
+        raise error from exc
     except TRANSIENT_ERRORS as exc:
+        ERRORS.labels("unavailable").inc()
         raise StorageUnavailable(f"S3 unreachable: {exc}") from exc
     except BotoCoreError as exc:
+        ERRORS.labels("error").inc()
         raise StorageError(f"S3 request failed: {exc}") from exc
+
+
+def _count(error: StorageError) -> None:
+    if isinstance(error, StorageUnavailable):
+        ERRORS.labels("unavailable").inc()
+    elif not isinstance(error, ObjectNotFound | InvalidUpload):
+        ERRORS.labels("error").inc()

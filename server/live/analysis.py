@@ -22,6 +22,7 @@ from av import VideoFrame
 from analysis.court import Court
 from analysis.frame_analyzer import FrameAnalyzer
 from analysis.trained import TrainedModels
+from server.metrics import LIVE_FRAMES, LIVE_LATENCY
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +207,8 @@ class LiveAnalysis:
             latency_ms = (time.monotonic() - received_at) * 1000
             self.analysed.add()
             self.latency.add(latency_ms)
+            LIVE_FRAMES.inc()
+            LIVE_LATENCY.observe(latency_ms / 1000)
             if messages:
                 await self.publish(messages)
 

@@ -25,6 +25,7 @@ from server.live.offer import OfferError, check_offer
 from server.live.recorder import H264Recorder, Mp4Recorder, Recorder
 from server.live.recording_pieces import RecordingCopy
 from server.live.tracks import PublisherTrack
+from server.metrics import LIVE_FPS
 
 log = logging.getLogger(__name__)
 
@@ -330,6 +331,8 @@ class LiveSession:
         while True:
             await asyncio.sleep(STATUS_INTERVAL_S)
             status = self.status()
+            if status["publisher_connected"]:
+                LIVE_FPS.observe(status["fps"]["analysed"])
             message = {
                 "type": "live_status",
                 **{k: status[k] for k in ("fps", "latency_ms", "viewers", "recording")},
