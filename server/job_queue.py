@@ -151,9 +151,11 @@ class QueuedJobs:
     async def close(self) -> None:
         """Stops working: a job cut short goes back onto the queue, its attempt counted."""
         if self.worker is not None and self._work is not None:
-            await self.worker.stop()
+            with contextlib.suppress(RedisError, OSError):  # Redis gone: nothing to tell it
+                await self.worker.stop()
             await asyncio.gather(self._work, return_exceptions=True)
-        await self.queue.disconnect()
+        with contextlib.suppress(RedisError, OSError):
+            await self.queue.disconnect()
 
     def pause(self) -> None:
         """Takes no new job (the node is stopping): one handed to it goes back onto the
