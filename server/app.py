@@ -9,10 +9,12 @@ from aiohttp import web
 
 from server.accounts import Accounts
 from server.cleanup import StorageCleaner
+from server.cluster.cluster import Cluster
 from server.config import Settings
 from server.context import (
     ACCOUNTS,
     CLEANER,
+    CLUSTER,
     DB,
     JOBS,
     SETTINGS,
@@ -164,10 +166,24 @@ async def cleanup_context(app: web.Application) -> AsyncIterator[None]:
     await cleaner.close()
 
 
+async def cluster_context(app: web.Application) -> AsyncIterator[None]:
+    """With REDIS_URL, this node shares the live sessions with the others (see README)."""
+    if not app[SETTINGS].cluster:
+        yield
+        return
+    cluster = Cluster(app[SETTINGS], app[DB])
+    app[CLUSTER] = cluster
+    yield
+    await cluster.close()
+
+
 async def streams_context(app: web.Application) -> AsyncIterator[None]:
-    streams = Streams(app[DB], app[STORAGE], app[SETTINGS])
+    cluster = app.get(CLUSTER)
+    streams = Streams(app[DB], app[STORAGE], app[SETTINGS], cluster)
     await streams.recover()
     app[STREAMS] = streams
+    if cluster is not None:
+        await cluster.start(streams.node_state)  # takes sessions from now on
     yield
     await streams.close()
 
@@ -178,7 +194,14 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[SETTINGS] = settings
     install_security_headers(app, settings)
     app.cleanup_ctx.extend(
-        [database_context, storage_context, cleanup_context, jobs_context, streams_context]
+        [
+            database_context,
+            storage_context,
+            cleanup_context,
+            jobs_context,
+            cluster_context,
+            streams_context,
+        ]
     )
     app.router.add_get("/api/v1/health", health)
     for module in (auth, uploads, jobs, shares, files, streams, matches):

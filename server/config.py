@@ -48,7 +48,11 @@ class Settings:
     # Signs tokens' sibling secrets: local storage URLs and viewer links. Generated and kept
     # in data_dir when not given, so links survive a restart.
     secret_key: str | None = None
+    # Cluster mode: nodes share Redis (and a PostgreSQL database); each is reached by the
+    # others at its NODE_URL (default http://HOST:PORT) and renews its entry every heartbeat.
     redis_url: str | None = None
+    node_url: str | None = None
+    node_heartbeat_s: float = 2.0
     turn_secret: str | None = None
     turn_urls: tuple[str, ...] = ()
     stun_urls: tuple[str, ...] = ()
@@ -116,6 +120,10 @@ class Settings:
             raise ConfigError("MAX_JSON_DEPTH must be at least 4 (a court inside a body)")
         if self.public_url is not None:
             object.__setattr__(self, "public_url", _origin(self.public_url))
+        if self.node_url is not None:
+            object.__setattr__(self, "node_url", _origin(self.node_url, "NODE_URL"))
+        if not self.node_heartbeat_s > 0:
+            raise ConfigError("NODE_HEARTBEAT_S must be more than 0")
         for name in (
             "job_max_attempts",
             "job_timeout_s",
@@ -134,6 +142,16 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'badminton.db').resolve()}"
+
+    @property
+    def cluster(self) -> bool:
+        """Several nodes share the live sessions (Redis set)."""
+        return self.redis_url is not None
+
+    @property
+    def own_node_url(self) -> str:
+        """Where the other nodes reach this one."""
+        return self.node_url or f"http://{self.host}:{self.port}"
 
     @property
     def live_session_limit(self) -> int:
@@ -179,6 +197,8 @@ class Settings:
                 cors_origins=_split(env.get("CORS_ORIGINS")),
                 secret_key=env.get("SECRET_KEY") or None,
                 redis_url=env.get("REDIS_URL") or None,
+                node_url=env.get("NODE_URL") or None,
+                node_heartbeat_s=float(env.get("NODE_HEARTBEAT_S", cls.node_heartbeat_s)),
                 turn_secret=env.get("TURN_SECRET") or None,
                 turn_urls=_split(env.get("TURN_URLS")),
                 stun_urls=_split(env.get("STUN_URLS")),
@@ -235,13 +255,13 @@ def _split(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in (value or "").split(",") if v.strip())
 
 
-def _origin(url: str) -> str:
-    """PUBLIC_URL as `scheme://host[:port]`: the server's routes live at the root."""
+def _origin(url: str, name: str = "PUBLIC_URL") -> str:
+    """A URL setting as `scheme://host[:port]`: the server's routes live at the root."""
     try:
         parts = urlsplit(url.strip())
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
-        raise ConfigError(f"PUBLIC_URL is not a URL: {url!r}") from exc
+        raise ConfigError(f"{name} is not a URL: {url!r}") from exc
     if (
         parts.scheme not in ("http", "https")
         or not parts.hostname
@@ -251,5 +271,5 @@ def _origin(url: str) -> str:
         or parts.username
         or parts.password
     ):
-        raise ConfigError(f"PUBLIC_URL must be http(s)://host[:port], got {url!r}")
+        raise ConfigError(f"{name} must be http(s)://host[:port], got {url!r}")
     return f"{parts.scheme}://{parts.netloc}"

@@ -15,6 +15,7 @@ from server.models import User
 
 if TYPE_CHECKING:
     from server.cleanup import StorageCleaner
+    from server.cluster.cluster import Cluster
     from server.jobs import JobRunner
     from server.shares import Shares
     from server.streams import Streams
@@ -30,6 +31,7 @@ UPLOADS: web.AppKey[Uploads] = web.AppKey("uploads")
 CLEANER: web.AppKey[StorageCleaner] = web.AppKey("cleaner")
 STREAMS: web.AppKey[Streams] = web.AppKey("streams")
 SHARES: web.AppKey[Shares] = web.AppKey("shares")
+CLUSTER: web.AppKey[Cluster] = web.AppKey("cluster")  # only with REDIS_URL
 USER = web.RequestKey("user", User)
 
 

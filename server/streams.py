@@ -13,12 +13,14 @@ import time
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import col, func, select
 
 from analysis.court import Court, CourtError
 from analysis.video_analyzer import write_outputs
+from server.cluster.nodes import NodeInfo
+from server.cluster.takeover import continuable, last_heard, mark_lost
 from server.config import Settings
 from server.db import Database
 from server.errors import ApiError, BadRequest, Conflict, NotFound
@@ -35,6 +37,9 @@ from server.live.viewer_tokens import (
 from server.models import StreamSession, StreamStatus, User, ViewerLink, iso, utcnow
 from server.uploads import parse_court
 from storage import Storage
+
+if TYPE_CHECKING:
+    from server.cluster.cluster import Cluster
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +61,13 @@ class Forbidden(ApiError):
 
 
 class Streams:
-    def __init__(self, db: Database, storage: Storage, settings: Settings) -> None:
+    def __init__(
+        self, db: Database, storage: Storage, settings: Settings, cluster: Cluster | None = None
+    ) -> None:
         self.db = db
         self.storage = storage
         self.settings = settings
+        self.cluster = cluster  # None: this process holds every session
         self.key = settings.signing_key()
         self.live: dict[str, LiveSession] = {}
         self._live_owner: dict[str, str] = {}  # live session -> its owner's user id
@@ -122,18 +130,83 @@ class Streams:
 
     async def start(self, user: User, session_id: str) -> StreamSession:
         session = await self.owned(user, session_id)
-        if session.status == StreamStatus.ENDED:
+        taking_over = self._taking_over(session)
+        if session.status == StreamStatus.ENDED and not taking_over:
             raise Conflict("this session has ended")
         if session.court is None or session.frame_size is None:
             raise BadRequest("set up the court first (POST .../setup-court)")
         if session.status == StreamStatus.STREAMING and session.id in self.live:
             return session
+        if self.cluster is not None:
+            await self._check_user_limit_in_cluster(session)
         self._open_live(session)
-        return await self._update(
-            session_id,
-            status=StreamStatus.STREAMING,
-            started_at=session.started_at or utcnow(),
+        fields: dict[str, Any] = {"status": StreamStatus.STREAMING}
+        fields["started_at"] = session.started_at or utcnow()
+        if self.cluster is not None:
+            fields["node_url"] = self.cluster.own_url
+            if taking_over:
+                fields.update(await self._continue(session))
+        session = await self._update(session_id, **fields)
+        await self._announce()
+        return session
+
+    def _taking_over(self, session: StreamSession) -> bool:
+        """In a cluster: the session's node was lost and this node continues it."""
+        if self.cluster is None or session.id in self.live:
+            return False
+        return continuable(session) or session.status == StreamStatus.STREAMING
+
+    async def _continue(self, session: StreamSession) -> dict[str, Any]:
+        """The fields of a session continued here after its node was lost: the gap without
+        analysis closes now."""
+        assert self.cluster is not None
+        gaps, now = list(session.gaps or []), iso(utcnow())
+        if gaps and gaps[-1]["to"] is None:
+            gaps[-1] = {**gaps[-1], "to": now}
+        else:  # lost so recently that no node marked it yet
+            gaps.append({"from": iso(await last_heard(self.cluster.bus, session)), "to": now})
+        log.info(
+            "stream %s: continues on %s after a gap %s", session.id, self.cluster.own_url, gaps[-1]
         )
+        return {"gaps": gaps, "ended_at": None, "error": None}
+
+    async def _check_user_limit_in_cluster(self, session: StreamSession) -> None:
+        """The per-account limit counts the sessions streaming on every node."""
+        async with self.db.session() as db:
+            query = select(StreamSession.id).where(
+                StreamSession.owner_id == session.owner_id,
+                StreamSession.status == StreamStatus.STREAMING,
+                StreamSession.id != session.id,
+            )
+            mine = list((await db.exec(query)).all())
+        if len(mine) >= self.settings.max_live_sessions_per_user:
+            raise Conflict(
+                f"you have {len(mine)} live sessions, the most one account may have at once: "
+                "end one first",
+                detail={"live_sessions": mine},
+            )
+
+    def node_state(self) -> NodeInfo:
+        """What this node tells the cluster: its live capacity and what is free of it."""
+        assert self.cluster is not None
+        limit = self.settings.live_session_limit
+        return NodeInfo(
+            url=self.cluster.own_url,
+            capacity=limit,
+            free=max(0, limit - len(self.live)),
+            retry_after_s=self._retry_after_s(),
+        )
+
+    async def _announce(self) -> None:
+        if self.cluster is not None:
+            await self.cluster.announce()
+
+    def _publish(self, live: LiveSession, messages: list[dict[str, Any]]) -> None:
+        """Puts a session's results on the cluster's bus, with its status when it changed
+        (a position alone changes no number of the status)."""
+        assert self.cluster is not None
+        changed = any(m["type"] != "position_update" for m in messages)
+        self.cluster.bus.publish(live.id, messages, live.status() if changed else None)
 
     def _check_capacity(self, owner_id: str) -> None:
         """Refuses a new live session past the owner's limit or the server's."""
@@ -177,6 +250,7 @@ class Streams:
             stream_fps=fps,
             publisher_grace_s=self.settings.publisher_grace_s,
             on_abandoned=self._abandoned,
+            on_results=None if self.cluster is None else self._publish,
         )
         self.live[session.id] = live
         self._live_owner[session.id] = session.owner_id
@@ -196,6 +270,8 @@ class Streams:
 
     async def publisher_offer(self, user: User, session_id: str, body: dict[str, Any]):
         session = await self.owned(user, session_id)
+        if self._taking_over(session):  # the phone reconnects after its node was lost
+            session = await self.start(user, session_id)
         if session.status != StreamStatus.STREAMING:
             raise Conflict(f"start the session before sending video (status {session.status})")
         live = self.live.get(session_id) or self._open_live(session)
@@ -208,6 +284,10 @@ class Streams:
     async def end(self, user: User, session_id: str) -> dict[str, Any]:
         session = await self.owned(user, session_id)
         if session.status == StreamStatus.ENDED:
+            if continuable(session):  # no phone will continue it: the gap lasts to the end
+                *before, last = session.gaps or []
+                gaps = [*before, {**last, "to": iso(utcnow())}]
+                session = await self._update(session_id, gaps=gaps)
             return await self.report(session)
         await self._end(session_id)
         return await self.report(await self.owned(user, session_id))
@@ -259,6 +339,9 @@ class Streams:
             fields["error"] = reason
         await self._update(session_id, **fields)
         log.info("stream %s: ended (%s shots)", session_id, fields.get("total_shots", 0))
+        if self.cluster is not None:
+            await self.cluster.bus.forget(session_id)
+            await self._announce()
         return report
 
     async def _abandoned(self, live: LiveSession) -> None:
@@ -266,6 +349,8 @@ class Streams:
         await self._end(live.id, reason=f"no video arrived within {grace} s")
 
     async def _store_report(self, session: StreamSession, report: dict[str, Any]) -> dict[str, Any]:
+        if session.gaps:  # where the analysis stopped while the session's node was lost
+            report = {**report, "gaps": session.gaps}
         with tempfile.TemporaryDirectory(prefix=f"stream-{session.id}-") as tmp:
             report = await asyncio.to_thread(write_outputs, report, tmp)
             keys = {}
@@ -435,6 +520,24 @@ class Streams:
 
     # -- status --------------------------------------------------------------------------
 
+    async def live_status(self, session: StreamSession) -> dict[str, Any] | None:
+        """The live numbers: in a cluster, as the session's node last published them, the
+        same on every node."""
+        if self.cluster is None:
+            live = self.live.get(session.id)
+            return live.status() if live else None
+        if session.status != StreamStatus.STREAMING:
+            return None
+        return await self.cluster.bus.status(session.id)
+
+    async def status_json(self, session: StreamSession) -> dict[str, Any]:
+        body = self.session_json(session)
+        if self.cluster is not None:
+            body["live"] = await self.live_status(session)
+            if body["live"] is not None:
+                body["total_shots"] = body["live"]["total_shots"]
+        return body
+
     def session_json(self, session: StreamSession) -> dict[str, Any]:
         live = self.live.get(session.id)
         return {
@@ -453,6 +556,7 @@ class Streams:
             "recordings": session.recordings,
             "report_key": session.report_key,
             "error": session.error,
+            "gaps": session.gaps or [],
             "live": live.status() if live else None,
         }
 
@@ -471,19 +575,23 @@ class Streams:
                 )
             ).all()
         for session in leftovers:
+            if self.cluster is not None and session.node_url != self.cluster.own_url:
+                continue  # another node's session, its recording on another machine
             fields: dict[str, Any] = {}
             if session.recording_path and Path(session.recording_path).exists():
                 key = await self._store_recording(session, Path(session.recording_path))
                 fields["recordings"] = [*session.recordings, key]
                 log.info("stream %s: stored the recording left by a restart: %s", session.id, key)
             fields["recording_path"] = fields["recording_key"] = None
-            if session.status == StreamStatus.STREAMING:
+            if session.status == StreamStatus.STREAMING and self.cluster is None:
                 fields.update(
                     status=StreamStatus.ENDED,
                     ended_at=utcnow(),
                     error="the server restarted during the session",
                 )
-            await self._update(session.id, **fields)
+            session = await self._update(session.id, **fields)
+            if session.status == StreamStatus.STREAMING and self.cluster is not None:
+                await mark_lost(self.db, self.cluster.bus, session)  # its phone may continue it
 
     async def close(self) -> None:
         """Server shutdown: every live session ends properly (report and recording stored)."""

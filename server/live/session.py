@@ -56,12 +56,16 @@ class LiveSession:
         max_fps: float = 30.0,
         publisher_grace_s: float = 30.0,
         on_abandoned: Callable[[LiveSession], Awaitable[None]] | None = None,
+        on_results: Callable[[LiveSession, Messages], None] | None = None,
     ) -> None:
+        """`on_results` sees every batch of messages sent (to publish them further); it must
+        not block."""
         self.id = session_id
         self.ice = ice  # fresh for each connection: TURN credentials expire
         self.stream_fps = stream_fps
         self.publisher_grace_s = publisher_grace_s
         self.on_abandoned = on_abandoned
+        self.on_results = on_results
         self.track = PublisherTrack()
         self.relay = MediaRelay()
         self.analysis = LiveAnalysis(
@@ -223,6 +227,8 @@ class LiveSession:
         """Sends analysis messages to the publisher and every viewer."""
         for message in messages:
             self._note(message)
+        if self.on_results is not None:
+            self.on_results(self, messages)
         for channel in list(self._channels.values()):
             if channel.readyState != "open":
                 continue
