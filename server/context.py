@@ -57,10 +57,11 @@ def absolute_url(request: web.Request, url: str) -> str:
 
 async def json_body(request: web.Request) -> dict[str, Any]:
     """The request's JSON object; a clear 400 for anything else."""
-    if not request.can_read_body:
+    raw = await request.read()  # kept by aiohttp: also after a node checked its signature
+    if not raw:
         return {}
     try:
-        body = parse_json(await request.read(), request.app[SETTINGS].max_json_depth)
+        body = parse_json(raw, request.app[SETTINGS].max_json_depth)
     except JsonInputError as exc:
         raise BadRequest(str(exc)) from exc
     if not isinstance(body, dict):

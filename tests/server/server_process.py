@@ -15,11 +15,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def spawn_server(folder: Path, port: int) -> tuple[subprocess.Popen, Path]:
-    """Starts the server at INFO on `port` with its data in `folder`; returns the process and
-    the file its output goes to."""
+def spawn_server(
+    folder: Path, port: int, settings: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, Path]:
+    """Starts the server at INFO on `port` with its data in `folder` (and more `settings` in
+    its environment); returns the process and the file its output goes to."""
     log_path = folder / "server.log"
-    env = {**os.environ, "DATA_DIR": str(folder / "data"), "LOG_LEVEL": "INFO"}
+    env = {**os.environ, "DATA_DIR": str(folder / "data"), "LOG_LEVEL": "INFO", **(settings or {})}
     with log_path.open("wb") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
