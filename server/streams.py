@@ -19,6 +19,7 @@ from sqlmodel import col, func, select
 
 from analysis.court import Court, CourtError
 from analysis.video_analyzer import write_outputs
+from server.cluster.continuation import Continuation, Earlier
 from server.cluster.nodes import NodeInfo
 from server.cluster.takeover import continuable, last_heard, mark_lost
 from server.config import Settings
@@ -137,16 +138,20 @@ class Streams:
             raise BadRequest("set up the court first (POST .../setup-court)")
         if session.status == StreamStatus.STREAMING and session.id in self.live:
             return session
-        if self.cluster is not None:
-            await self._check_user_limit_in_cluster(session)
-        self._open_live(session)
         fields: dict[str, Any] = {"status": StreamStatus.STREAMING}
         fields["started_at"] = session.started_at or utcnow()
+        continuation = None
         if self.cluster is not None:
+            await self._check_user_limit_in_cluster(session)
             fields["node_url"] = self.cluster.own_url
             if taking_over:
-                fields.update(await self._continue(session))
+                gaps = await self._gaps_closed_now(session)
+                continuation = await self._continuation(session, gaps[-1])
+                fields.update(gaps=gaps, ended_at=None, error=None)
+        self._open_live(session, continuation)
         session = await self._update(session_id, **fields)
+        if continuation is not None:
+            log.info("stream %s: continues here after a gap %s", session_id, fields["gaps"][-1])
         await self._announce()
         return session
 
@@ -156,19 +161,25 @@ class Streams:
             return False
         return continuable(session) or session.status == StreamStatus.STREAMING
 
-    async def _continue(self, session: StreamSession) -> dict[str, Any]:
-        """The fields of a session continued here after its node was lost: the gap without
-        analysis closes now."""
+    async def _gaps_closed_now(self, session: StreamSession) -> list[dict[str, str | None]]:
+        """The session's gaps, the one its lost node left ending now."""
         assert self.cluster is not None
         gaps, now = list(session.gaps or []), iso(utcnow())
         if gaps and gaps[-1]["to"] is None:
             gaps[-1] = {**gaps[-1], "to": now}
         else:  # lost so recently that no node marked it yet
             gaps.append({"from": iso(await last_heard(self.cluster.bus, session)), "to": now})
-        log.info(
-            "stream %s: continues on %s after a gap %s", session.id, self.cluster.own_url, gaps[-1]
-        )
-        return {"gaps": gaps, "ended_at": None, "error": None}
+        return gaps
+
+    async def _continuation(
+        self, session: StreamSession, gap: dict[str, str | None]
+    ) -> Continuation:
+        """How this node's part of the session follows the results its lost node published."""
+        assert self.cluster is not None
+        assert session.court is not None and session.frame_size is not None
+        earlier = Earlier.from_messages(await self.cluster.bus.results(session.id))
+        fps = QUALITY_PRESETS[session.quality]["fps"]
+        return Continuation(earlier, gap, fps, session.court, session.frame_size)
 
     async def _check_user_limit_in_cluster(self, session: StreamSession) -> None:
         """The per-account limit counts the sessions streaming on every node."""
@@ -234,7 +245,9 @@ class Streams:
         waits = [w for live in self.live.values() if (w := live.grace_left()) is not None]
         return max(1, math.ceil(min(waits, default=self.settings.publisher_grace_s)))
 
-    def _open_live(self, session: StreamSession) -> LiveSession:
+    def _open_live(
+        self, session: StreamSession, continuation: Continuation | None = None
+    ) -> LiveSession:
         """Opens the live part of a session, within the limits (no await from check to
         claim, so concurrent starts cannot both take the last slot)."""
         assert session.court is not None and session.frame_size is not None
@@ -251,6 +264,7 @@ class Streams:
             publisher_grace_s=self.settings.publisher_grace_s,
             on_abandoned=self._abandoned,
             on_results=None if self.cluster is None else self._publish,
+            continuation=continuation,
         )
         self.live[session.id] = live
         self._live_owner[session.id] = session.owner_id
@@ -285,9 +299,7 @@ class Streams:
         session = await self.owned(user, session_id)
         if session.status == StreamStatus.ENDED:
             if continuable(session):  # no phone will continue it: the gap lasts to the end
-                *before, last = session.gaps or []
-                gaps = [*before, {**last, "to": iso(utcnow())}]
-                session = await self._update(session_id, gaps=gaps)
+                session = await self._end_lost(session)
             return await self.report(session)
         await self._end(session_id)
         return await self.report(await self.owned(user, session_id))
@@ -325,6 +337,8 @@ class Streams:
         self._live_owner.pop(session_id, None)
         self._share_poses()
         report, recording = (None, None) if live is None else await live.close()
+        if live is not None and live.continuation is not None:
+            report = live.continuation.report(report)  # the part before its node was lost too
         async with self.db.session() as db:
             session = await db.get(StreamSession, session_id)
         if session is None:
@@ -340,16 +354,28 @@ class Streams:
         await self._update(session_id, **fields)
         log.info("stream %s: ended (%s shots)", session_id, fields.get("total_shots", 0))
         if self.cluster is not None:
-            await self.cluster.bus.forget(session_id)
+            await self.cluster.bus.ended(session_id)
             await self._announce()
         return report
+
+    async def _end_lost(self, session: StreamSession) -> StreamSession:
+        """Ends for good a session whose node was lost: its report is what that node
+        published before (when it published anything)."""
+        assert self.cluster is not None
+        gaps = await self._gaps_closed_now(session)
+        report = (await self._continuation(session, gaps[-1])).report(None)
+        fields: dict[str, Any] = {"gaps": gaps}
+        if report is not None:
+            fields.update(await self._store_report(session, {**report, "gaps": gaps}))
+        await self.cluster.bus.ended(session.id)
+        return await self._update(session.id, **fields)
 
     async def _abandoned(self, live: LiveSession) -> None:
         grace = f"{self.settings.publisher_grace_s:g}"
         await self._end(live.id, reason=f"no video arrived within {grace} s")
 
     async def _store_report(self, session: StreamSession, report: dict[str, Any]) -> dict[str, Any]:
-        if session.gaps:  # where the analysis stopped while the session's node was lost
+        if session.gaps and "gaps" not in report:  # no analysis while its node was lost
             report = {**report, "gaps": session.gaps}
         with tempfile.TemporaryDirectory(prefix=f"stream-{session.id}-") as tmp:
             report = await asyncio.to_thread(write_outputs, report, tmp)

@@ -69,7 +69,7 @@ async def mark_lost(db: Database, bus: LiveBus, session: StreamSession) -> bool:
         await s.commit()
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    await bus.forget(session.id)
+    await bus.forget_status(session.id)
     log.warning(
         "stream %s: %s (%s); ended until its phone reconnects",
         session.id,

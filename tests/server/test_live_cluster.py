@@ -11,6 +11,7 @@ import signal
 import subprocess
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -42,7 +43,8 @@ class Node:
 
 @pytest.fixture
 async def start_nodes(tmp_path, postgres_url, redis_url):
-    """Starts N nodes on a fresh database and Redis database; stops them at the end."""
+    """Starts N more nodes (returns all so far) on a fresh database and Redis database;
+    stops them at the end."""
     nodes: list[Node] = []
     database = f"cluster_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(postgres_url.replace("postgresql+asyncpg", "postgresql"))
@@ -60,9 +62,9 @@ async def start_nodes(tmp_path, postgres_url, redis_url):
             "NODE_HEARTBEAT_S": "1",
             **settings,
         }
-        for i in range(count):  # one after the other: the first one runs the migrations
+        for _ in range(count):  # one after the other: the first one runs the migrations
             port = free_port()
-            folder = tmp_path / f"node{i}"
+            folder = tmp_path / f"node{len(nodes)}"
             folder.mkdir()
             process, log = spawn_server(folder, port, env)
             url = f"http://127.0.0.1:{port}"
@@ -266,13 +268,18 @@ async def create_session_unstarted(user: On, clip) -> str:
 
 
 async def test_a_session_goes_on_when_its_node_dies(start_nodes, clip):
-    a, b = await start_nodes(2, MAX_LIVE_SESSIONS="2", PUBLISHER_GRACE_S="120")
+    settings = {"MAX_LIVE_SESSIONS": "2", "PUBLISHER_GRACE_S": "120"}
+    (a,) = await start_nodes(1, **settings)
     token = await register(a, "coach@example.com")
-    alice_a, alice_b = On(a, token), On(b, token)
+    alice_a = On(a, token)
     session_id = await create_session(alice_a, clip, quality="medium")  # held by node A
+    idle = await create_session(alice_a, clip, quality="medium")  # on A too, no phone
+    a, b = await start_nodes(1, **settings)
+    alice_b = On(b, token)
     phone = LiveClient(ClipTrack(clip.video, FPS, loop=True))
     await connect(alice_b, f"/api/v1/stream/{session_id}/offer", phone)
-    await eventually(lambda: asyncio.sleep(0, phone.of_type("position_update")))
+    await eventually(lambda: asyncio.sleep(0, phone.of_type("shot_detected")))
+    await asyncio.sleep(0.5)  # what the phone got has gone to Redis as well
 
     a.process.kill()  # kill -9: no goodbye, its registry entry just stops being renewed
     a.process.wait()
@@ -285,11 +292,22 @@ async def test_a_session_goes_on_when_its_node_dies(start_nodes, clip):
     lost = await eventually(marked_ended)
     assert lost["error"] == LOST
     assert len(lost["gaps"]) == 1 and lost["gaps"][0]["to"] is None
+    # A lost session ended by its owner is over for good: no phone continues it.
+    assert (await status_of(alice_b, idle))["error"] == LOST
+    given_up = await alice_b.call("POST", f"/api/v1/stream/{idle}/end")
+    assert given_up.status == 200 and (await given_up.json())["report"] is None
+    assert (await alice_b.call("POST", f"/api/v1/stream/{idle}/start")).status == 409
 
     # The phone reconnects through the node still alive: the session goes on there.
+    before = phone.shots()
     again = LiveClient(ClipTrack(clip.video, FPS, loop=True))
     await connect(alice_b, f"/api/v1/stream/{session_id}/offer", again)
-    await eventually(lambda: asyncio.sleep(0, again.of_type("position_update")))
+    await eventually(lambda: asyncio.sleep(0, again.of_type("shot_detected")))
+    # The results carry on from those before the gap: numbers, times and totals.
+    after = again.of_type("shot_detected")
+    assert after[0]["shot_id"] > max(s["shot_id"] for s in before)
+    assert after[0]["timestamp"] > before[-1]["timestamp"]
+    assert again.of_type("stats_update")[-1]["total_shots"] > len(before)
 
     async def streaming() -> dict | None:
         status = await status_of(alice_b, session_id)
@@ -305,5 +323,14 @@ async def test_a_session_goes_on_when_its_node_dies(start_nodes, clip):
     assert ended.status == 200, await ended.text()
     report = await ended.json()
     assert report["gaps"] == [gap]
-    assert report["video"]["frames"] > 0
+    kept = [(s["shot_id"], s["type"], s["time"]) for s in report["shots"][: len(before)]]
+    assert kept == [(s["shot_id"], s["shot"], s["timestamp"]) for s in before]
+    assert report["summary"]["total_shots"] > len(before)
+    gap_s = (_utc(gap["to"]) - _utc(gap["from"])).total_seconds()
+    later = [s for s in report["shots"] if s["shot_id"] > before[-1]["shot_id"]]
+    assert later and all(s["time"] >= before[-1]["timestamp"] + gap_s for s in later)
     await again.close()
+
+
+def _utc(moment: str) -> datetime:
+    return datetime.fromisoformat(moment.replace("Z", "+00:00"))
