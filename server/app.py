@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from server.accounts import Accounts
 from server.cleanup import StorageCleaner
@@ -74,6 +75,9 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
         return _error(413, str(exc), None)
     except UploadClosed as exc:
         return _error(409, str(exc), None)
+    except RedisError as exc:
+        log.warning("redis unavailable on %s %s: %s", request.method, request.path, exc)
+        return _error(503, "the live sessions' shared state is unavailable, try again", str(exc))
     except StorageUnavailable as exc:
         log.warning("storage unavailable on %s %s: %s", request.method, request.path, exc)
         return _error(503, "storage is unavailable, try again", str(exc))

@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import update
 from sqlmodel import col, func, select
 
 from analysis.court import Court, CourtError
@@ -69,6 +70,7 @@ class Streams:
         self.storage = storage
         self.settings = settings
         self.cluster = cluster  # None: this process holds every session
+        self.own_url = None if cluster is None else cluster.own_url
         self.key = settings.signing_key()
         self.live: dict[str, LiveSession] = {}
         self._live_owner: dict[str, str] = {}  # live session -> its owner's user id
@@ -143,17 +145,38 @@ class Streams:
         continuation = None
         if self.cluster is not None:
             await self._check_user_limit_in_cluster(session)
+            self._check_capacity(session.owner_id)  # before the claim: a full node claims none
             fields["node_url"] = self.cluster.own_url
             if taking_over:
                 gaps = await self._gaps_closed_now(session)
                 continuation = await self._continuation(session, gaps[-1])
                 fields.update(gaps=gaps, ended_at=None, error=None)
+            if not await self._claim(session, fields):
+                raise Conflict("this session was started on another server at the same moment")
         self._open_live(session, continuation)
         session = await self._update(session_id, **fields)
         if continuation is not None:
             log.info("stream %s: continues here after a gap %s", session_id, fields["gaps"][-1])
         await self._announce()
         return session
+
+    async def _claim(self, session: StreamSession, fields: dict[str, Any]) -> bool:
+        """Takes the session for this node unless another node changed it since it was read
+        (two starts, or two reconnects, through two nodes at once)."""
+        async with self.db.session() as db:
+            result = await db.exec(
+                update(StreamSession)
+                .where(
+                    col(StreamSession.id) == session.id,
+                    col(StreamSession.status) == session.status,
+                    col(StreamSession.node_url).is_(None)
+                    if session.node_url is None
+                    else col(StreamSession.node_url) == session.node_url,
+                )
+                .values(**fields)
+            )
+            await db.commit()
+        return result.rowcount == 1  # type: ignore[attr-defined]
 
     def _taking_over(self, session: StreamSession) -> bool:
         """In a cluster: the session's node was lost and this node continues it."""
@@ -269,6 +292,8 @@ class Streams:
         self.live[session.id] = live
         self._live_owner[session.id] = session.owner_id
         self._share_poses()
+        if self.cluster is not None:  # every node can tell it is live from now
+            self.cluster.bus.publish(live.id, [], live.status())
         return live
 
     def _pose_fps(self, stream_fps: float, sessions: int) -> float:
@@ -297,6 +322,10 @@ class Streams:
 
     async def end(self, user: User, session_id: str) -> dict[str, Any]:
         session = await self.owned(user, session_id)
+        if self._taking_over(session) and session.status == StreamStatus.STREAMING:
+            assert self.cluster is not None  # its node is gone, and no node marked it yet
+            await mark_lost(self.db, self.cluster.bus, session)
+            session = await self.owned(user, session_id)
         if session.status == StreamStatus.ENDED:
             if continuable(session):  # no phone will continue it: the gap lasts to the end
                 session = await self._end_lost(session)
@@ -342,6 +371,12 @@ class Streams:
         async with self.db.session() as db:
             session = await db.get(StreamSession, session_id)
         if session is None:
+            return None
+        if self.cluster is not None and live is not None and session.node_url != self.own_url:
+            # Another node took the session over meanwhile: only this node's recording is ours.
+            if recording is not None and recording.path.exists():
+                await self._update(session_id, **await self._keep_recording(session, recording))
+            log.info("stream %s: closed here; %s holds it now", session_id, session.node_url)
             return None
         fields: dict[str, Any] = {"status": StreamStatus.ENDED, "ended_at": utcnow()}
         if recording is not None:

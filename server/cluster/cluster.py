@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 
 import aiohttp
@@ -109,11 +110,20 @@ class Cluster:
                 )
         else:
             return None
-        response: web.StreamResponse | None = None
-        for url in targets:
+        # A node that stopped answering is gone once its entry expires: ask again by then.
+        unreachable_retry_s = math.ceil(self.registry.expiry_s) if self.registry else retry_s
+        for i, url in enumerate(targets):
             if url == self.own_url:
                 return None
-            response = await proxy.forward(self.http, request, url, self.key, retry_s)
-            if not (place and response.status == 503):
-                break
-        return response
+            last = i == len(targets) - 1
+            try:
+                response = await proxy.forward(
+                    self.http, request, url, self.key, unreachable_retry_s
+                )
+            except proxy.NodeUnreachable:
+                if last or not place:
+                    raise
+                continue
+            if last or not (place and response.status == 503):  # full meanwhile: the next one
+                return response
+        return None
