@@ -15,14 +15,14 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
 from sqlmodel import col, func, select
 
 from analysis.court import Court, CourtError
 from analysis.video_analyzer import write_outputs
-from server.cluster.continuation import Continuation, Earlier
+from server.cluster import takeover
+from server.cluster.continuation import Continuation
 from server.cluster.nodes import NodeInfo
-from server.cluster.takeover import continuable, last_heard, mark_lost
+from server.cluster.takeover import continuable, mark_lost
 from server.config import Settings
 from server.db import Database
 from server.errors import ApiError, BadRequest, Conflict, NotFound
@@ -144,14 +144,15 @@ class Streams:
         fields["started_at"] = session.started_at or utcnow()
         continuation = None
         if self.cluster is not None:
-            await self._check_user_limit_in_cluster(session)
-            self._check_capacity(session.owner_id)  # before the claim: a full node claims none
+            # The account's sessions on every node count; a full node claims nothing.
+            self._limit_per_user(await takeover.streaming_sessions(self.db, user.id, session_id))
+            self._check_capacity(session.owner_id)
             fields["node_url"] = self.cluster.own_url
             if taking_over:
-                gaps = await self._gaps_closed_now(session)
+                gaps = await takeover.gaps_closed_now(self.cluster.bus, session)
                 continuation = await self._continuation(session, gaps[-1])
                 fields.update(gaps=gaps, ended_at=None, error=None)
-            if not await self._claim(session, fields):
+            if not await takeover.claim(self.db, session, fields):
                 raise Conflict("this session was started on another server at the same moment")
         self._open_live(session, continuation)
         session = await self._update(session_id, **fields)
@@ -160,65 +161,11 @@ class Streams:
         await self._announce()
         return session
 
-    async def _claim(self, session: StreamSession, fields: dict[str, Any]) -> bool:
-        """Takes the session for this node unless another node changed it since it was read
-        (two starts, or two reconnects, through two nodes at once)."""
-        async with self.db.session() as db:
-            result = await db.exec(
-                update(StreamSession)
-                .where(
-                    col(StreamSession.id) == session.id,
-                    col(StreamSession.status) == session.status,
-                    col(StreamSession.node_url).is_(None)
-                    if session.node_url is None
-                    else col(StreamSession.node_url) == session.node_url,
-                )
-                .values(**fields)
-            )
-            await db.commit()
-        return result.rowcount == 1  # type: ignore[attr-defined]
-
     def _taking_over(self, session: StreamSession) -> bool:
         """In a cluster: the session's node was lost and this node continues it."""
         if self.cluster is None or session.id in self.live:
             return False
         return continuable(session) or session.status == StreamStatus.STREAMING
-
-    async def _gaps_closed_now(self, session: StreamSession) -> list[dict[str, str | None]]:
-        """The session's gaps, the one its lost node left ending now."""
-        assert self.cluster is not None
-        gaps, now = list(session.gaps or []), iso(utcnow())
-        if gaps and gaps[-1]["to"] is None:
-            gaps[-1] = {**gaps[-1], "to": now}
-        else:  # lost so recently that no node marked it yet
-            gaps.append({"from": iso(await last_heard(self.cluster.bus, session)), "to": now})
-        return gaps
-
-    async def _continuation(
-        self, session: StreamSession, gap: dict[str, str | None]
-    ) -> Continuation:
-        """How this node's part of the session follows the results its lost node published."""
-        assert self.cluster is not None
-        assert session.court is not None and session.frame_size is not None
-        earlier = Earlier.from_messages(await self.cluster.bus.results(session.id))
-        fps = QUALITY_PRESETS[session.quality]["fps"]
-        return Continuation(earlier, gap, fps, session.court, session.frame_size)
-
-    async def _check_user_limit_in_cluster(self, session: StreamSession) -> None:
-        """The per-account limit counts the sessions streaming on every node."""
-        async with self.db.session() as db:
-            query = select(StreamSession.id).where(
-                StreamSession.owner_id == session.owner_id,
-                StreamSession.status == StreamStatus.STREAMING,
-                StreamSession.id != session.id,
-            )
-            mine = list((await db.exec(query)).all())
-        if len(mine) >= self.settings.max_live_sessions_per_user:
-            raise Conflict(
-                f"you have {len(mine)} live sessions, the most one account may have at once: "
-                "end one first",
-                detail={"live_sessions": mine},
-            )
 
     def node_state(self) -> NodeInfo:
         """What this node tells the cluster: its live capacity and what is free of it."""
@@ -242,16 +189,17 @@ class Streams:
         changed = any(m["type"] != "position_update" for m in messages)
         self.cluster.bus.publish(live.id, messages, live.status() if changed else None)
 
+    async def _continuation(
+        self, session: StreamSession, gap: dict[str, str | None]
+    ) -> Continuation:
+        """How this node's part of a session follows what its lost node published."""
+        assert self.cluster is not None
+        fps = QUALITY_PRESETS[session.quality]["fps"]
+        return await takeover.continuation(self.cluster.bus, session, gap, fps)
+
     def _check_capacity(self, owner_id: str) -> None:
         """Refuses a new live session past the owner's limit or the server's."""
-        mine = [sid for sid, owner in self._live_owner.items() if owner == owner_id]
-        per_user = self.settings.max_live_sessions_per_user
-        if len(mine) >= per_user:
-            raise Conflict(
-                f"you have {len(mine)} live sessions, the most one account may have at once: "
-                "end one first",
-                detail={"live_sessions": mine},
-            )
+        self._limit_per_user([sid for sid, owner in self._live_owner.items() if owner == owner_id])
         limit = self.settings.live_session_limit
         if len(self.live) >= limit:
             wait = self._retry_after_s()
@@ -260,6 +208,15 @@ class Streams:
                 detail={"retry_after_s": wait},
                 status=503,
                 retry_after_s=wait,
+            )
+
+    def _limit_per_user(self, mine: list[str]) -> None:
+        """Refuses another live session to an account that has `mine` already."""
+        if len(mine) >= self.settings.max_live_sessions_per_user:
+            raise Conflict(
+                f"you have {len(mine)} live sessions, the most one account may have at once: "
+                "end one first",
+                detail={"live_sessions": mine},
             )
 
     def _retry_after_s(self) -> int:
@@ -397,7 +354,7 @@ class Streams:
         """Ends for good a session whose node was lost: its report is what that node
         published before (when it published anything)."""
         assert self.cluster is not None
-        gaps = await self._gaps_closed_now(session)
+        gaps = await takeover.gaps_closed_now(self.cluster.bus, session)
         report = (await self._continuation(session, gaps[-1])).report(None)
         fields: dict[str, Any] = {"gaps": gaps}
         if report is not None:
