@@ -520,6 +520,15 @@ class Streams:
     async def viewer_offer(self, token: str, body: dict[str, Any]):
         session, grant = await self.viewer_session(token)
         live = self.live.get(session.id)
+        if self._taking_over(session):  # its node was lost: the phone may bring it back
+            wait = math.ceil(self.settings.node_heartbeat_s)
+            raise ApiError(
+                "the server holding this stream stopped; waiting for the phone to reconnect: "
+                f"try again in {wait} s",
+                detail={"retry_after_s": wait},
+                status=503,
+                retry_after_s=wait,
+            )
         if session.status != StreamStatus.STREAMING or live is None:
             raise Conflict(f"the stream is not live (status {session.status})")
         sdp, kind = parse_description(body)
@@ -575,6 +584,8 @@ class Streams:
             "report_key": session.report_key,
             "error": session.error,
             "gaps": session.gaps or [],
+            # Ended because its server was lost: the phone's reconnect continues it.
+            "resumable": self.cluster is not None and continuable(session),
             "live": live.status() if live else None,
         }
 

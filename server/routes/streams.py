@@ -199,6 +199,7 @@ async def view_info(request: web.Request) -> web.Response:
             "live": await streams.live_status(session),
             "report_ready": session.report_key is not None,
             "error": session.error,
+            "resumable": continuable(session),
             "iceServers": ice,
         }
     )

@@ -280,6 +280,8 @@ async def test_a_session_goes_on_when_its_node_dies(start_nodes, clip):
     await connect(alice_b, f"/api/v1/stream/{session_id}/offer", phone)
     await eventually(lambda: asyncio.sleep(0, phone.of_type("shot_detected")))
     await asyncio.sleep(0.5)  # what the phone got has gone to Redis as well
+    link = await alice_b.call("POST", f"/api/v1/stream/{session_id}/viewers", json={})
+    viewer_path = f"/api/v1/view/{(await link.json())['token']}/offer"
 
     a.process.kill()  # kill -9: no goodbye, its registry entry just stops being renewed
     a.process.wait()
@@ -292,6 +294,12 @@ async def test_a_session_goes_on_when_its_node_dies(start_nodes, clip):
     lost = await eventually(marked_ended)
     assert lost["error"] == LOST
     assert len(lost["gaps"]) == 1 and lost["gaps"][0]["to"] is None
+    assert lost["resumable"] is True  # the pages wait for the phone rather than end it
+    # A coach's page meanwhile is told to try again, not that the stream is over.
+    probe = LiveClient()
+    waiting = await anonymous(b).call("POST", viewer_path, json=await probe.offer())
+    assert waiting.status == 503 and int(waiting.headers["Retry-After"]) >= 1
+    await probe.close()
     # A lost session ended by its owner is over for good: no phone continues it.
     assert (await status_of(alice_b, idle))["error"] == LOST
     given_up = await alice_b.call("POST", f"/api/v1/stream/{idle}/end")
@@ -316,6 +324,10 @@ async def test_a_session_goes_on_when_its_node_dies(start_nodes, clip):
 
     resumed = await eventually(streaming)
     assert resumed["status"] == "streaming" and resumed["error"] is None
+    assert resumed["resumable"] is False
+    viewer = LiveClient()  # the coach's page connects again, to the session's new node
+    await connect(anonymous(b), viewer_path, viewer)
+    await eventually(lambda: asyncio.sleep(0, viewer.of_type("live_status")))
     gap = resumed["gaps"][0]
     assert gap["from"] is not None and gap["to"] is not None and gap["from"] <= gap["to"]
 
@@ -330,6 +342,7 @@ async def test_a_session_goes_on_when_its_node_dies(start_nodes, clip):
     later = [s for s in report["shots"] if s["shot_id"] > before[-1]["shot_id"]]
     assert later and all(s["time"] >= before[-1]["timestamp"] + gap_s for s in later)
     await again.close()
+    await viewer.close()
 
 
 def _utc(moment: str) -> datetime:
