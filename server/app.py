@@ -187,7 +187,7 @@ async def streams_context(app: web.Application) -> AsyncIterator[None]:
     await streams.recover()
     app[STREAMS] = streams
     if cluster is not None:
-        await cluster.start(streams.node_state)  # takes sessions from now on
+        await cluster.start(streams.node_state, streams.keep_own)  # takes sessions from now
     yield
     await streams.close()
 

@@ -178,6 +178,28 @@ class Streams:
             retry_after_s=self._retry_after_s(),
         )
 
+    async def keep_own(self) -> None:
+        """After a pause longer than its heartbeats' expiry, the other nodes took this one for
+        lost and marked its sessions ended: those still live here stream on (the gap closes
+        now), unless another node continues one already (then it closes here)."""
+        assert self.cluster is not None
+        if not self.live:
+            return
+        async with self.db.session() as db:
+            query = select(StreamSession).where(
+                col(StreamSession.id).in_(list(self.live)),
+                StreamSession.status == StreamStatus.ENDED,
+            )
+            marked = list((await db.exec(query)).all())
+        for session in marked:
+            if session.node_url == self.own_url and continuable(session):
+                gaps = await takeover.gaps_closed_now(self.cluster.bus, session)
+                fields = {"status": StreamStatus.STREAMING, "gaps": gaps, "ended_at": None}
+                if await takeover.claim(self.db, session, {**fields, "error": None}):
+                    log.warning("stream %s: taken for lost, but still live here", session.id)
+                    continue
+            await self._end(session.id)
+
     async def _announce(self) -> None:
         if self.cluster is not None:
             await self.cluster.announce()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
@@ -41,10 +41,15 @@ class Cluster:
         self.bus = LiveBus(self.redis, 3 * settings.node_heartbeat_s + STATUS_KEPT_S)
         self.http = aiohttp.ClientSession()
         self._heartbeat: asyncio.Task[None] | None = None
+        self._on_beat: Callable[[], Awaitable[None]] | None = None
 
-    async def start(self, state: Callable[[], NodeInfo]) -> None:
-        """Joins the cluster: announced before the node serves, then every heartbeat."""
+    async def start(
+        self, state: Callable[[], NodeInfo], on_beat: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Joins the cluster: announced before the node serves, then every heartbeat, after
+        which `on_beat` runs."""
         self.registry = NodeRegistry(self.redis, self.settings.node_heartbeat_s, state)
+        self._on_beat = on_beat
         await self.registry.announce()
         self.bus.start()
         self._heartbeat = asyncio.create_task(self._beat(), name="node-heartbeat")
@@ -78,6 +83,8 @@ class Cluster:
                 await self.registry.announce()
                 alive = set(await self.registry.nodes())
                 await end_sessions_of_lost_nodes(self.db, self.bus, alive)
+                if self._on_beat is not None:
+                    await self._on_beat()
             except (RedisError, SQLAlchemyError, OSError) as exc:
                 log.warning("node %s: heartbeat failed: %s", self.own_url, exc)
             await asyncio.sleep(self.settings.node_heartbeat_s)

@@ -347,3 +347,38 @@ async def test_a_session_goes_on_when_its_node_dies(start_nodes, clip):
 
 def _utc(moment: str) -> datetime:
     return datetime.fromisoformat(moment.replace("Z", "+00:00"))
+
+
+async def test_a_node_taken_for_lost_keeps_its_sessions(start_nodes, clip):
+    """A node that stalls past its heartbeats' expiry (a busy machine) is taken for lost;
+    when it answers again, its sessions still live there stream on."""
+    a, b = await start_nodes(2, MAX_LIVE_SESSIONS="2", PUBLISHER_GRACE_S="120")
+    token = await register(a, "coach@example.com")
+    alice_a, alice_b = On(a, token), On(b, token)
+    session_id = await create_session(alice_a, clip, quality="medium")  # held by node A
+    phone = LiveClient(ClipTrack(clip.video, FPS, loop=True))
+    await connect(alice_a, f"/api/v1/stream/{session_id}/offer", phone)
+    await eventually(lambda: asyncio.sleep(0, phone.of_type("position_update")))
+
+    a.process.send_signal(signal.SIGSTOP)
+    try:
+
+        async def marked_ended() -> dict | None:
+            status = await status_of(alice_b, session_id)
+            return status if status["status"] == "ended" else None
+
+        assert (await eventually(marked_ended))["error"] == LOST
+    finally:
+        a.process.send_signal(signal.SIGCONT)
+
+    async def streaming_again() -> dict | None:
+        status = await status_of(alice_b, session_id)
+        return status if status["status"] == "streaming" else None
+
+    again = await eventually(streaming_again)
+    assert again["error"] is None and again["gaps"][0]["to"] is not None
+    heard = len(phone.messages)
+    await eventually(lambda: asyncio.sleep(0, len(phone.messages) > heard + 10))
+    ended = await alice_b.call("POST", f"/api/v1/stream/{session_id}/end")
+    assert ended.status == 200 and (await ended.json())["gaps"] == again["gaps"]
+    await phone.close()
