@@ -6,13 +6,16 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from server.accounts import Accounts
 from server.cleanup import StorageCleaner
+from server.cluster.cluster import Cluster
 from server.config import Settings
 from server.context import (
     ACCOUNTS,
     CLEANER,
+    CLUSTER,
     DB,
     DRAIN,
     JOBS,
@@ -76,6 +79,9 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
         return _error(413, str(exc), None)
     except UploadClosed as exc:
         return _error(409, str(exc), None)
+    except RedisError as exc:
+        log.warning("redis unavailable on %s %s: %s", request.method, request.path, exc)
+        return _error(503, "the live sessions' shared state is unavailable, try again", str(exc))
     except StorageUnavailable as exc:
         log.warning("storage unavailable on %s %s: %s", request.method, request.path, exc)
         return _error(503, "storage is unavailable, try again", str(exc))
@@ -153,10 +159,24 @@ async def cleanup_context(app: web.Application) -> AsyncIterator[None]:
     await cleaner.close()
 
 
+async def cluster_context(app: web.Application) -> AsyncIterator[None]:
+    """With REDIS_URL, this node shares the live sessions with the others (see README)."""
+    if not app[SETTINGS].cluster:
+        yield
+        return
+    cluster = Cluster(app[SETTINGS], app[DB])
+    app[CLUSTER] = cluster
+    yield
+    await cluster.close()
+
+
 async def streams_context(app: web.Application) -> AsyncIterator[None]:
-    streams = Streams(app[DB], app[STORAGE], app[SETTINGS], app[CLEANER], app[DRAIN])
+    cluster = app.get(CLUSTER)
+    streams = Streams(app[DB], app[STORAGE], app[SETTINGS], app[CLEANER], app[DRAIN], cluster)
     await streams.recover()
     app[STREAMS] = streams
+    if cluster is not None:
+        await cluster.start(streams.node_state, streams.after_heartbeat)  # takes sessions from now
     yield
     await streams.close()
 
@@ -171,7 +191,14 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[DRAIN] = Drain()
     install_security_headers(app, settings)
     app.cleanup_ctx.extend(
-        [database_context, storage_context, cleanup_context, jobs_context, streams_context]
+        [
+            database_context,
+            storage_context,
+            cleanup_context,
+            jobs_context,
+            cluster_context,
+            streams_context,
+        ]
     )
     app.router.add_routes(health_routes)
     app.router.add_routes(metrics_routes.routes)

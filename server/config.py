@@ -52,7 +52,12 @@ class Settings:
     # Signs tokens' sibling secrets: local storage URLs and viewer links. Generated and kept
     # in data_dir when not given, so links survive a restart.
     secret_key: str | None = None
+    # Cluster mode: nodes share Redis (and a PostgreSQL database); each is reached by the
+    # others at its NODE_URL (default: the listening address, or the machine's name when it
+    # listens everywhere) and renews its entry every heartbeat.
     redis_url: str | None = None
+    node_url: str | None = None
+    node_heartbeat_s: float = 2.0
     turn_secret: str | None = None
     turn_urls: tuple[str, ...] = ()
     stun_urls: tuple[str, ...] = ()
@@ -108,9 +113,6 @@ class Settings:
     # usable links per report.
     share_link_ttl_s: int = 7 * 24 * 3600
     max_share_links: int = 20
-    # This node's internal http://host:port that other nodes reach it at (default: the
-    # listening address, or the machine's name when it listens everywhere).
-    node_url: str | None = None
     # On SIGTERM: how long running live sessions and jobs get to finish before the node stops.
     drain_timeout_s: float = 600.0
     # Bearer token that /metrics asks for; unset, /metrics is off.
@@ -135,6 +137,10 @@ class Settings:
             raise ConfigError("MAX_JSON_DEPTH must be at least 4 (a court inside a body)")
         if self.public_url is not None:
             object.__setattr__(self, "public_url", _origin(self.public_url))
+        if self.node_url is not None:
+            object.__setattr__(self, "node_url", _origin(self.node_url, "NODE_URL"))
+        if not self.node_heartbeat_s > 0:
+            raise ConfigError("NODE_HEARTBEAT_S must be more than 0")
         for name in (
             "job_max_attempts",
             "job_timeout_s",
@@ -168,8 +174,6 @@ class Settings:
             _check_url("REDIS_URL", self.redis_url, ("redis", "rediss", "unix"))
         if self.s3_endpoint_url is not None:
             _check_url("S3_ENDPOINT_URL", self.s3_endpoint_url, ("http", "https"))
-        if self.node_url is not None:
-            object.__setattr__(self, "node_url", _origin(self.node_url, "NODE_URL"))
         for name, urls, schemes in (
             ("TURN_URLS", self.turn_urls, ("turn", "turns")),
             ("STUN_URLS", self.stun_urls, ("stun", "stuns")),
@@ -199,6 +203,11 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'badminton.db').resolve()}"
+
+    @property
+    def cluster(self) -> bool:
+        """Several nodes share the live sessions (Redis set)."""
+        return self.redis_url is not None
 
     @property
     def live_session_limit(self) -> int:
@@ -244,6 +253,8 @@ class Settings:
                 cors_origins=_split(env.get("CORS_ORIGINS")),
                 secret_key=env.get("SECRET_KEY") or None,
                 redis_url=env.get("REDIS_URL") or None,
+                node_url=env.get("NODE_URL") or None,
+                node_heartbeat_s=float(env.get("NODE_HEARTBEAT_S", cls.node_heartbeat_s)),
                 turn_secret=env.get("TURN_SECRET") or None,
                 turn_urls=_split(env.get("TURN_URLS")),
                 stun_urls=_split(env.get("STUN_URLS")),
@@ -278,7 +289,6 @@ class Settings:
                 max_viewer_links=int(env.get("MAX_VIEWER_LINKS", cls.max_viewer_links)),
                 share_link_ttl_s=int(env.get("SHARE_LINK_TTL_S", cls.share_link_ttl_s)),
                 max_share_links=int(env.get("MAX_SHARE_LINKS", cls.max_share_links)),
-                node_url=env.get("NODE_URL") or None,
                 drain_timeout_s=float(env.get("DRAIN_TIMEOUT_S", cls.drain_timeout_s)),
                 metrics_token=env.get("METRICS_TOKEN") or None,
                 log_level=env.get("LOG_LEVEL") or cls.log_level,
@@ -350,8 +360,7 @@ def _split(value: str | None) -> tuple[str, ...]:
 
 
 def _origin(url: str, name: str = "PUBLIC_URL") -> str:
-    """PUBLIC_URL (or NODE_URL) as `scheme://host[:port]`: the server's routes live at the
-    root."""
+    """A URL setting as `scheme://host[:port]`: the server's routes live at the root."""
     try:
         parts = urlsplit(url.strip())
         parts.port  # noqa: B018 - raises ValueError on a bad port

@@ -15,6 +15,7 @@ from server.models import User
 
 if TYPE_CHECKING:
     from server.cleanup import StorageCleaner
+    from server.cluster.cluster import Cluster
     from server.drain import Drain
     from server.job_queue import Jobs
     from server.shares import Shares
@@ -32,6 +33,7 @@ CLEANER: web.AppKey[StorageCleaner] = web.AppKey("cleaner")
 STREAMS: web.AppKey[Streams] = web.AppKey("streams")
 SHARES: web.AppKey[Shares] = web.AppKey("shares")
 DRAIN: web.AppKey[Drain] = web.AppKey("drain")
+CLUSTER: web.AppKey[Cluster] = web.AppKey("cluster")  # only with REDIS_URL
 USER = web.RequestKey("user", User)
 
 
@@ -57,10 +59,11 @@ def absolute_url(request: web.Request, url: str) -> str:
 
 async def json_body(request: web.Request) -> dict[str, Any]:
     """The request's JSON object; a clear 400 for anything else."""
-    if not request.can_read_body:
+    raw = await request.read()  # kept by aiohttp: also after a node checked its signature
+    if not raw:
         return {}
     try:
-        body = parse_json(await request.read(), request.app[SETTINGS].max_json_depth)
+        body = parse_json(raw, request.app[SETTINGS].max_json_depth)
     except JsonInputError as exc:
         raise BadRequest(str(exc)) from exc
     if not isinstance(body, dict):

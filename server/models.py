@@ -172,6 +172,11 @@ class StreamSession(SQLModel, table=True):
     heatmap_near_key: str | None = Field(default=None, max_length=1024)
     heatmap_far_key: str | None = Field(default=None, max_length=1024)
     error: str | None = None
+    # In a cluster: the node (its NODE_URL) analysing the session while it streams.
+    node_url: str | None = Field(default=None, max_length=255)
+    # Times without analysis because the node holding the session was lost:
+    # [{"from": iso, "to": iso or None while the phone has not come back}].
+    gaps: list[dict[str, str | None]] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class ViewerLink(SQLModel, table=True):

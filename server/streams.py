@@ -14,13 +14,17 @@ from collections.abc import Sequence
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import col, func, select
 
 from analysis.court import Court, CourtError
 from analysis.video_analyzer import write_outputs
 from server.cleanup import StorageCleaner, schedule
+from server.cluster import takeover
+from server.cluster.continuation import Continuation
+from server.cluster.nodes import NodeInfo
+from server.cluster.takeover import continuable, mark_lost
 from server.config import Settings
 from server.db import Database
 from server.drain import RETRY_AFTER_S as DRAIN_RETRY_AFTER_S
@@ -40,6 +44,9 @@ from server.live.viewer_tokens import (
 from server.models import StreamSession, StreamStatus, User, ViewerLink, iso, utcnow
 from server.uploads import parse_court
 from storage import Storage, StorageError
+
+if TYPE_CHECKING:
+    from server.cluster.cluster import Cluster
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +75,15 @@ class Streams:
         settings: Settings,
         cleaner: StorageCleaner | None = None,
         drain: Drain | None = None,
+        cluster: Cluster | None = None,
     ) -> None:
         self.db = db
         self.drain = drain
         self.storage = storage
         self.settings = settings
         self.cleaner = cleaner  # removes a recording's pieces once it is stored whole
+        self.cluster = cluster  # None: this process holds every session
+        self.own_url = None if cluster is None else cluster.own_url
         self.key = settings.signing_key()
         self.live: dict[str, LiveSession] = {}
         self._live_owner: dict[str, str] = {}  # live session -> its owner's user id
@@ -136,18 +146,103 @@ class Streams:
 
     async def start(self, user: User, session_id: str) -> StreamSession:
         session = await self.owned(user, session_id)
-        if session.status == StreamStatus.ENDED:
+        taking_over = self._taking_over(session)
+        if session.status == StreamStatus.ENDED and not taking_over:
             raise Conflict("this session has ended")
         if session.court is None or session.frame_size is None:
             raise BadRequest("set up the court first (POST .../setup-court)")
         if session.status == StreamStatus.STREAMING and session.id in self.live:
             return session
-        self._open_live(session)
-        return await self._update(
-            session_id,
-            status=StreamStatus.STREAMING,
-            started_at=session.started_at or utcnow(),
+        fields: dict[str, Any] = {"status": StreamStatus.STREAMING}
+        fields["started_at"] = session.started_at or utcnow()
+        continuation = None
+        if self.cluster is not None:
+            # The account's sessions on every node count; a full node claims nothing.
+            self._limit_per_user(await takeover.streaming_sessions(self.db, user.id, session_id))
+            self._check_capacity(session.owner_id)
+            fields["node_url"] = self.cluster.own_url
+            if taking_over:
+                gaps = await takeover.gaps_closed_now(self.cluster.bus, session)
+                continuation = await self._continuation(session, gaps[-1])
+                fields.update(gaps=gaps, ended_at=None, error=None)
+            if not await takeover.claim(self.db, session, fields):
+                raise Conflict("this session was started on another server at the same moment")
+        self._open_live(session, continuation)
+        session = await self._update(session_id, **fields)
+        if continuation is not None:
+            log.info("stream %s: continues here after a gap %s", session_id, fields["gaps"][-1])
+        await self._announce()
+        return session
+
+    def _taking_over(self, session: StreamSession) -> bool:
+        """In a cluster: the session's node was lost and this node continues it."""
+        if self.cluster is None or session.id in self.live:
+            return False
+        return continuable(session) or session.status == StreamStatus.STREAMING
+
+    def node_state(self) -> NodeInfo:
+        """What this node tells the cluster: its live capacity and what is free of it."""
+        assert self.cluster is not None
+        limit = self.settings.live_session_limit
+        draining = self.drain is not None and self.drain.active
+        return NodeInfo(
+            url=self.cluster.own_url,
+            capacity=limit,
+            free=0 if draining else max(0, limit - len(self.live)),
+            retry_after_s=self._retry_after_s(),
         )
+
+    async def after_heartbeat(self, lost: list[str]) -> None:
+        """After each heartbeat: what lost nodes recorded of the sessions just found lost is
+        kept (joined from the pieces they stored), and this node's own sessions if it was
+        itself taken for lost."""
+        for session_id in lost:
+            async with self.db.session() as db:
+                session = await db.get(StreamSession, session_id)
+            if session is not None:
+                await self.keep_recording_of_lost(session)
+        await self.keep_own()
+
+    async def keep_own(self) -> None:
+        """After a pause longer than its heartbeats' expiry, the other nodes took this one for
+        lost and marked its sessions ended: those still live here stream on (the gap closes
+        now), unless another node continues one already (then it closes here)."""
+        assert self.cluster is not None
+        if not self.live:
+            return
+        async with self.db.session() as db:
+            query = select(StreamSession).where(
+                col(StreamSession.id).in_(list(self.live)),
+                StreamSession.status == StreamStatus.ENDED,
+            )
+            marked = list((await db.exec(query)).all())
+        for session in marked:
+            if session.node_url == self.own_url and continuable(session):
+                gaps = await takeover.gaps_closed_now(self.cluster.bus, session)
+                fields = {"status": StreamStatus.STREAMING, "gaps": gaps, "ended_at": None}
+                if await takeover.claim(self.db, session, {**fields, "error": None}):
+                    log.warning("stream %s: taken for lost, but still live here", session.id)
+                    continue
+            await self._end(session.id)
+
+    async def _announce(self) -> None:
+        if self.cluster is not None:
+            await self.cluster.announce()
+
+    def _publish(self, live: LiveSession, messages: list[dict[str, Any]]) -> None:
+        """Puts a session's results on the cluster's bus, with its status when it changed
+        (a position alone changes no number of the status)."""
+        assert self.cluster is not None
+        changed = any(m["type"] != "position_update" for m in messages)
+        self.cluster.bus.publish(live.id, messages, live.status() if changed else None)
+
+    async def _continuation(
+        self, session: StreamSession, gap: dict[str, str | None]
+    ) -> Continuation:
+        """How this node's part of a session follows what its lost node published."""
+        assert self.cluster is not None
+        fps = QUALITY_PRESETS[session.quality]["fps"]
+        return await takeover.continuation(self.cluster.bus, session, gap, fps)
 
     def _check_capacity(self, owner_id: str) -> None:
         """Refuses a new live session past the owner's limit or the server's, or when the
@@ -160,14 +255,7 @@ class Streams:
                 status=503,
                 retry_after_s=DRAIN_RETRY_AFTER_S,
             )
-        mine = [sid for sid, owner in self._live_owner.items() if owner == owner_id]
-        per_user = self.settings.max_live_sessions_per_user
-        if len(mine) >= per_user:
-            raise Conflict(
-                f"you have {len(mine)} live sessions, the most one account may have at once: "
-                "end one first",
-                detail={"live_sessions": mine},
-            )
+        self._limit_per_user([sid for sid, owner in self._live_owner.items() if owner == owner_id])
         limit = self.settings.live_session_limit
         if len(self.live) >= limit:
             wait = self._retry_after_s()
@@ -178,13 +266,24 @@ class Streams:
                 retry_after_s=wait,
             )
 
+    def _limit_per_user(self, mine: list[str]) -> None:
+        """Refuses another live session to an account that has `mine` already."""
+        if len(mine) >= self.settings.max_live_sessions_per_user:
+            raise Conflict(
+                f"you have {len(mine)} live sessions, the most one account may have at once: "
+                "end one first",
+                detail={"live_sessions": mine},
+            )
+
     def _retry_after_s(self) -> int:
         """When a live slot frees for sure: the soonest a session still waiting for its phone
         ends. Without one, nobody knows; a grace time is a fair interval to ask again."""
         waits = [w for live in self.live.values() if (w := live.grace_left()) is not None]
         return max(1, math.ceil(min(waits, default=self.settings.publisher_grace_s)))
 
-    def _open_live(self, session: StreamSession) -> LiveSession:
+    def _open_live(
+        self, session: StreamSession, continuation: Continuation | None = None
+    ) -> LiveSession:
         """Opens the live part of a session, within the limits (no await from check to
         claim, so concurrent starts cannot both take the last slot)."""
         assert session.court is not None and session.frame_size is not None
@@ -200,10 +299,14 @@ class Streams:
             stream_fps=fps,
             publisher_grace_s=self.settings.publisher_grace_s,
             on_abandoned=self._abandoned,
+            on_results=None if self.cluster is None else self._publish,
+            continuation=continuation,
         )
         self.live[session.id] = live
         self._live_owner[session.id] = session.owner_id
         self._share_poses()
+        if self.cluster is not None:  # every node can tell it is live from now
+            self.cluster.bus.publish(live.id, [], live.status())
         return live
 
     def _pose_fps(self, stream_fps: float, sessions: int) -> float:
@@ -219,6 +322,8 @@ class Streams:
 
     async def publisher_offer(self, user: User, session_id: str, body: dict[str, Any]):
         session = await self.owned(user, session_id)
+        if self._taking_over(session):  # the phone reconnects after its node was lost
+            session = await self.start(user, session_id)
         if session.status != StreamStatus.STREAMING:
             raise Conflict(f"start the session before sending video (status {session.status})")
         live = self.live.get(session_id) or self._open_live(session)
@@ -230,7 +335,13 @@ class Streams:
 
     async def end(self, user: User, session_id: str) -> dict[str, Any]:
         session = await self.owned(user, session_id)
+        if self._taking_over(session) and session.status == StreamStatus.STREAMING:
+            assert self.cluster is not None  # its node is gone, and no node marked it yet
+            await mark_lost(self.db, self.cluster.bus, session)
+            session = await self.owned(user, session_id)
         if session.status == StreamStatus.ENDED:
+            if continuable(session):  # no phone will continue it: the gap lasts to the end
+                session = await self._end_lost(session)
             return await self.report(session)
         await self._end(session_id)
         return await self.report(await self.owned(user, session_id))
@@ -268,9 +379,17 @@ class Streams:
         self._live_owner.pop(session_id, None)
         self._share_poses()
         report, recording = (None, None) if live is None else await live.close()
+        if live is not None and live.continuation is not None:
+            report = live.continuation.report(report)  # the part before its node was lost too
         async with self.db.session() as db:
             session = await db.get(StreamSession, session_id)
         if session is None:
+            return None
+        if self.cluster is not None and live is not None and session.node_url != self.own_url:
+            # Another node took the session over meanwhile: only this node's recording is ours.
+            if recording is not None and recording.path.exists():
+                await self._update(session_id, **await self._keep_recording(session, recording))
+            log.info("stream %s: closed here; %s holds it now", session_id, session.node_url)
             return None
         fields: dict[str, Any] = {"status": StreamStatus.ENDED, "ended_at": utcnow()}
         pieces: list[str] = []
@@ -284,13 +403,30 @@ class Streams:
             fields["error"] = reason
         await self._update(session_id, remove=pieces, **fields)
         log.info("stream %s: ended (%s shots)", session_id, fields.get("total_shots", 0))
+        if self.cluster is not None:
+            await self.cluster.bus.ended(session_id)
+            await self._announce()
         return report
+
+    async def _end_lost(self, session: StreamSession) -> StreamSession:
+        """Ends for good a session whose node was lost: its report is what that node
+        published before (when it published anything)."""
+        assert self.cluster is not None
+        gaps = await takeover.gaps_closed_now(self.cluster.bus, session)
+        report = (await self._continuation(session, gaps[-1])).report(None)
+        fields: dict[str, Any] = {"gaps": gaps}
+        if report is not None:
+            fields.update(await self._store_report(session, {**report, "gaps": gaps}))
+        await self.cluster.bus.ended(session.id)
+        return await self._update(session.id, **fields)
 
     async def _abandoned(self, live: LiveSession) -> None:
         grace = f"{self.settings.publisher_grace_s:g}"
         await self._end(live.id, reason=f"no video arrived within {grace} s")
 
     async def _store_report(self, session: StreamSession, report: dict[str, Any]) -> dict[str, Any]:
+        if session.gaps and "gaps" not in report:  # no analysis while its node was lost
+            report = {**report, "gaps": session.gaps}
         with tempfile.TemporaryDirectory(prefix=f"stream-{session.id}-") as tmp:
             report = await asyncio.to_thread(write_outputs, report, tmp)
             keys = {}
@@ -465,6 +601,15 @@ class Streams:
     async def viewer_offer(self, token: str, body: dict[str, Any]):
         session, grant = await self.viewer_session(token)
         live = self.live.get(session.id)
+        if self._taking_over(session):  # its node was lost: the phone may bring it back
+            wait = math.ceil(self.settings.node_heartbeat_s)
+            raise ApiError(
+                "the server holding this stream stopped; waiting for the phone to reconnect: "
+                f"try again in {wait} s",
+                detail={"retry_after_s": wait},
+                status=503,
+                retry_after_s=wait,
+            )
         if session.status != StreamStatus.STREAMING or live is None:
             raise Conflict(f"the stream is not live (status {session.status})")
         sdp, kind = parse_description(body)
@@ -482,6 +627,24 @@ class Streams:
             raise BadRequest(str(exc)) from exc
 
     # -- status --------------------------------------------------------------------------
+
+    async def live_status(self, session: StreamSession) -> dict[str, Any] | None:
+        """The live numbers: in a cluster, as the session's node last published them, the
+        same on every node."""
+        if self.cluster is None:
+            live = self.live.get(session.id)
+            return live.status() if live else None
+        if session.status != StreamStatus.STREAMING:
+            return None
+        return await self.cluster.bus.status(session.id)
+
+    async def status_json(self, session: StreamSession) -> dict[str, Any]:
+        body = self.session_json(session)
+        if self.cluster is not None:
+            body["live"] = await self.live_status(session)
+            if body["live"] is not None:
+                body["total_shots"] = body["live"]["total_shots"]
+        return body
 
     def session_json(self, session: StreamSession) -> dict[str, Any]:
         live = self.live.get(session.id)
@@ -501,6 +664,9 @@ class Streams:
             "recordings": session.recordings,
             "report_key": session.report_key,
             "error": session.error,
+            "gaps": session.gaps or [],
+            # Ended because its server was lost: the phone's reconnect continues it.
+            "resumable": self.cluster is not None and continuable(session),
             "live": live.status() if live else None,
         }
 
@@ -520,24 +686,39 @@ class Streams:
                 )
             ).all()
         for session in leftovers:
-            await self.end_orphaned(session, "the server restarted during the session")
+            if self.cluster is not None and session.node_url != self.cluster.own_url:
+                continue  # another node's session, its recording on another machine
+            if self.cluster is None or session.status != StreamStatus.STREAMING:
+                await self.end_orphaned(session, "the server restarted during the session")
+                continue
+            await self.keep_recording_of_lost(session)
+            await mark_lost(self.db, self.cluster.bus, session)  # its phone may continue it
 
     async def end_orphaned(self, session: StreamSession, reason: str) -> None:
-        """Ends a session whose process is gone, with `reason`. The recording it was making
-        is stored from the file it left here, or else joined from the pieces copied while
-        recording (the node and its disk are lost), and listed as cut short. With storage
-        unreachable it is tried again at the next start."""
-        fields: dict[str, Any] = {}
-        pieces: list[str] = []
+        """Ends a session whose process is gone, with `reason`, keeping its recording."""
+        fields = await self._recovered_recording(session)
+        if session.status == StreamStatus.STREAMING:
+            fields.update(status=StreamStatus.ENDED, ended_at=utcnow(), error=reason)
+        await self._update(session.id, remove=fields.pop("remove"), **fields)
+
+    async def keep_recording_of_lost(self, session: StreamSession) -> None:
+        """Stores what a lost node recorded of a session, which its phone may continue."""
+        fields = await self._recovered_recording(session)
+        await self._update(session.id, remove=fields.pop("remove"), **fields)
+
+    async def _recovered_recording(self, session: StreamSession) -> dict[str, Any]:
+        """The recording a session was making when its process went: stored from the file it
+        left here, or else joined from the pieces copied while recording (the node and its
+        disk are lost), and listed as cut short. With storage unreachable it is tried again
+        at the next start. Its fields, and under "remove" the pieces to remove."""
+        fields: dict[str, Any] = {"remove": []}
         try:
             fields.update(await self._recover_recording(session))
             fields["recording_path"] = fields["recording_key"] = None
-            pieces = _pieces_of(session)
+            fields["remove"] = _pieces_of(session)
         except StorageError as exc:
             log.warning("stream %s: recording not recovered yet: %s", session.id, exc)
-        if session.status == StreamStatus.STREAMING:
-            fields.update(status=StreamStatus.ENDED, ended_at=utcnow(), error=reason)
-        await self._update(session.id, remove=pieces, **fields)
+        return fields
 
     async def _recover_recording(self, session: StreamSession) -> dict[str, Any]:
         path = Path(session.recording_path) if session.recording_path else None

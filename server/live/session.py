@@ -18,6 +18,7 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
 
 from analysis.court import Court
+from server.cluster.continuation import Continuation
 from server.json_input import JsonInputError, parse_json
 from server.live.analysis import LiveAnalysis, Messages
 from server.live.encoded import H264, EncodedVideo, prefer_h264
@@ -59,16 +60,23 @@ class LiveSession:
         max_fps: float = 30.0,
         publisher_grace_s: float = 30.0,
         on_abandoned: Callable[[LiveSession], Awaitable[None]] | None = None,
+        on_results: Callable[[LiveSession, Messages], None] | None = None,
+        continuation: Continuation | None = None,
     ) -> None:
+        """`on_results` sees every batch of messages sent (to publish them further); it must
+        not block. With `continuation`, this continues a session begun on a lost node: its
+        results follow that node's."""
         self.id = session_id
         self.ice = ice  # fresh for each connection: TURN credentials expire
         self.stream_fps = stream_fps
         self.publisher_grace_s = publisher_grace_s
         self.on_abandoned = on_abandoned
+        self.on_results = on_results
+        self.continuation = continuation
         self.track = PublisherTrack()
         self.relay = MediaRelay()
         self.analysis = LiveAnalysis(
-            court, frame_size, self.broadcast, pose_fps=pose_fps, max_fps=max_fps, name=session_id
+            court, frame_size, self._analysed, pose_fps=pose_fps, max_fps=max_fps, name=session_id
         )
         self.analysis.start(self.relay.subscribe(self.track, buffered=False))
         self.started_monotonic = time.monotonic()
@@ -223,10 +231,22 @@ class LiveSession:
 
     # -- results -----------------------------------------------------------------------------
 
+    async def _analysed(self, messages: Messages) -> None:
+        await self.broadcast(self._in_session_terms(messages))
+
+    def _in_session_terms(self, messages: Messages) -> Messages:
+        """The analysis counts from this node's first frame; a continued session's clients
+        count from the session's start."""
+        if self.continuation is None:
+            return messages
+        return [self.continuation.message(m) for m in messages]
+
     async def broadcast(self, messages: Messages) -> None:
         """Sends analysis messages to the publisher and every viewer."""
         for message in messages:
             self._note(message)
+        if self.on_results is not None:
+            self.on_results(self, messages)
         for channel in list(self._channels.values()):
             if channel.readyState != "open":
                 continue
@@ -291,11 +311,17 @@ class LiveSession:
 
     def recording_offset(self, recorder: Recorder | None = None) -> float | None:
         """The session time (s) of the first frame of `recorder` (the current one by
-        default); None before it has one."""
+        default); None before it has one. A session continued after a lost node counts
+        its time from its first part's start."""
         recorder = recorder or self.recorder
         start = None if recorder is None else recorder.start_time
         session_start = self.analysis.stream_start
-        return None if start is None or session_start is None else start - session_start
+        if start is None or session_start is None:
+            return None
+        offset = start - session_start
+        if self.continuation is not None:
+            offset += self.continuation.time_offset
+        return offset
 
     # -- status and ending ---------------------------------------------------------------------
 
@@ -339,7 +365,7 @@ class LiveSession:
                 "publisher_connected": status["publisher_connected"],
                 "timestamp": self.analysis.last_timestamp,
             }
-            await self.broadcast([message])
+            await self.broadcast(self._in_session_terms([message]))
 
     async def close(self) -> tuple[dict[str, Any] | None, Recorded | None]:
         """Ends everything: the last results are sent, connections closed. Returns the final
@@ -353,6 +379,7 @@ class LiveSession:
         recording = await self.stop_recording()
         self.track.stop()
         messages, report = await self.analysis.finish()
+        messages = self._in_session_terms(messages)
         await self.broadcast([*messages, {"type": "session_ended", "timestamp": None}])
         await asyncio.sleep(0.05)  # lets the last messages leave before the channels close
         peers = [pc for pc in (self._publisher, *self._viewers) if pc is not None]

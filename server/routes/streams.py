@@ -7,13 +7,25 @@ from typing import Any
 
 from aiohttp import web
 
+from server.cluster.routing import on_owner_node
+from server.cluster.takeover import continuable
 from server.context import SETTINGS, STREAMS, absolute_url, current_user, json_body
 from server.live.ice import ice_servers
-from server.models import StreamSession, iso
+from server.models import StreamSession, StreamStatus, iso
 from server.routes.jobs import csv_response
 from server.streams import QUALITY_PRESETS
 
 routes = web.RouteTableDef()
+
+
+# In a cluster, the calls that need a session's live part run on the node holding it; a start,
+# or the phone's offer after its node was lost, first puts the session on a node with room.
+def _may_start(session: StreamSession) -> bool:
+    return session.status != StreamStatus.ENDED or continuable(session)
+
+
+def _phone_may_return(session: StreamSession) -> bool:
+    return session.status == StreamStatus.STREAMING or continuable(session)
 
 
 def answer_json(description) -> web.Response:
@@ -56,6 +68,7 @@ async def setup_court(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/stream/{session_id}/start")
+@on_owner_node(place=_may_start)
 async def start(request: web.Request) -> web.Response:
     streams = request.app[STREAMS]
     session = await streams.start(await current_user(request), request.match_info["session_id"])
@@ -63,6 +76,7 @@ async def start(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/stream/{session_id}/offer")
+@on_owner_node(place=_phone_may_return)
 async def publisher_offer(request: web.Request) -> web.Response:
     user = await current_user(request)
     answer = await request.app[STREAMS].publisher_offer(
@@ -75,10 +89,11 @@ async def publisher_offer(request: web.Request) -> web.Response:
 async def status(request: web.Request) -> web.Response:
     streams = request.app[STREAMS]
     session = await streams.owned(await current_user(request), request.match_info["session_id"])
-    return web.json_response(streams.session_json(session))
+    return web.json_response(await streams.status_json(session))
 
 
 @routes.post("/api/v1/stream/{session_id}/recording/start")
+@on_owner_node()
 async def recording_start(request: web.Request) -> web.Response:
     streams = request.app[STREAMS]
     user = await current_user(request)
@@ -87,6 +102,7 @@ async def recording_start(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/stream/{session_id}/recording/stop")
+@on_owner_node()
 async def recording_stop(request: web.Request) -> web.Response:
     user = await current_user(request)
     result = await request.app[STREAMS].recording_stop(user, request.match_info["session_id"])
@@ -94,6 +110,7 @@ async def recording_stop(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/stream/{session_id}/end")
+@on_owner_node()
 async def end(request: web.Request) -> web.Response:
     user = await current_user(request)
     report = await request.app[STREAMS].end(user, request.match_info["session_id"])
@@ -158,6 +175,7 @@ async def create_viewer_link(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/stream/{session_id}/viewers/{link_id}")
+@on_owner_node()
 async def revoke_viewer_link(request: web.Request) -> web.Response:
     user = await current_user(request)
     await request.app[STREAMS].revoke_viewer_link(
@@ -170,7 +188,6 @@ async def revoke_viewer_link(request: web.Request) -> web.Response:
 async def view_info(request: web.Request) -> web.Response:
     streams = request.app[STREAMS]
     session, grant = await streams.viewer_session(request.match_info["token"])
-    live = streams.live.get(session.id)
     # TURN credentials cannot be revoked: they end with the link at the latest.
     ice = ice_servers(request.app[SETTINGS], f"viewer-{grant.link_id}", grant.expires_at)
     return web.json_response(
@@ -179,9 +196,10 @@ async def view_info(request: web.Request) -> web.Response:
             "status": session.status,
             "court": session.court,
             "frame_size": session.frame_size,
-            "live": live.status() if live else None,
+            "live": await streams.live_status(session),
             "report_ready": session.report_key is not None,
             "error": session.error,
+            "resumable": continuable(session),
             "iceServers": ice,
         }
     )
@@ -202,6 +220,7 @@ async def view_outputs(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/view/{token}/offer")
+@on_owner_node()
 async def viewer_offer(request: web.Request) -> web.Response:
     answer = await request.app[STREAMS].viewer_offer(
         request.match_info["token"], await json_body(request)

@@ -207,7 +207,8 @@ async function poll() {
     session = await api(sessionPath("/status"));
     panel.showStatus(session.live);
     if (session.live) recording.sync(session.live.recording);
-    if (session.status === "ended") {
+    // Ended because its server was lost: the connection's next offer continues it.
+    if (session.status === "ended" && !session.resumable) {
       sessionEnded();
       return;
     }
@@ -301,7 +302,7 @@ async function resume(sessionId) {
     return;
   }
   byId("capture-title").textContent = session.name || "Live session";
-  if (session.status === "ended") {
+  if (session.status === "ended" && !session.resumable) {
     byId("setup-step").hidden = true;
     await finish();
     return;
@@ -317,7 +318,7 @@ async function resume(sessionId) {
 /** With the camera open again: the saved court back on the preview, and live if it was. */
 async function carryOn() {
   court.restore(session.court, session.frame_size);
-  if (session.status === "streaming") await goLive();
+  if (session.status === "streaming" || session.resumable) await goLive();
 }
 
 async function init() {

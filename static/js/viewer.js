@@ -79,11 +79,13 @@ async function open() {
   const name = info.name || "Live match";
   byId("viewer-title").textContent = name;
   document.title = `${name} · Badminton Analyzer`;
-  if (info.status === "ended") {
+  if (info.status === "ended" && !info.resumable) {
     showEnded();
   } else if (info.status !== "streaming" || !info.live) {
-    setStatus("waiting", "The stream has not started yet. This page connects as soon as it does.",
-      { retry: true });
+    const waiting = info.resumable
+      ? "The server holding the stream stopped. This page connects again when the phone does."
+      : "The stream has not started yet. This page connects as soon as it does.";
+    setStatus("waiting", waiting, { retry: true });
     timer = setTimeout(open, WAIT_MS);
   } else {
     connect(info);
@@ -134,7 +136,7 @@ async function poll() {
   try {
     const info = await fetchInfo();
     panel.showStatus(info.live);
-    if (info.status === "ended") {
+    if (info.status === "ended" && !info.resumable) {
       showEnded();
       return;
     }

@@ -29,3 +29,24 @@ def test_limit_from_environment(variable):
 def test_unusable_limit_is_refused(variable, text):
     with pytest.raises(ConfigError, match=variable if text != "many" else "bad setting"):
         Settings.from_env({variable: text})
+
+
+def test_node_settings():
+    settings = Settings.from_env({"PORT": "9000", "NODE_HEARTBEAT_S": "0.5"})
+    assert settings.internal_url == "http://127.0.0.1:9000" and settings.node_heartbeat_s == 0.5
+    assert not settings.cluster
+    given = Settings.from_env({"NODE_URL": "http://10.0.0.7:8080/", "REDIS_URL": "redis://r/0"})
+    assert given.internal_url == "http://10.0.0.7:8080" and given.cluster
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"NODE_URL": "10.0.0.7:8080"}, "NODE_URL must be"),
+        ({"NODE_URL": "http://node/api"}, "NODE_URL must be"),
+        ({"NODE_HEARTBEAT_S": "0"}, "NODE_HEARTBEAT_S"),
+    ],
+)
+def test_unusable_node_settings_are_refused(env, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env)
