@@ -32,7 +32,7 @@ from analysis.court import CORNER_NAMES, CORNERS_M, COURT_LENGTH, COURT_WIDTH
 # The model's lines in court metres (origin far-left outer corner, x across, y toward camera).
 # The court's size is measured to the outer edges of its outer lines: their centres (what the
 # fit finds) lie this far inside. Tuned on the AI CUP corners (half a line and a little blur).
-OUTER_INSET = 0.045
+OUTER_INSET = 0.04
 # Lines across the court: back, doubles long service, short service lines (centres).
 ACROSS_Y = (OUTER_INSET, 0.76, 4.72, 8.68, 12.64, COURT_LENGTH - OUTER_INSET)
 # Lines along it: outer (doubles) and singles side lines.
@@ -47,7 +47,7 @@ MODEL_SEGMENTS = (
 
 MIN_CONFIDENCE = 0.5  # below: "no badminton court found"
 WORK_WIDTH = 1280  # larger pictures are shrunk to this width first
-MAX_LINES = 9  # strongest lines kept per direction for the hypotheses
+MAX_LINES = 8  # strongest lines kept per direction for the hypotheses
 SHORTLIST = 6  # best coarse hypotheses refined
 
 
@@ -84,15 +84,15 @@ def detect_court(frames: Sequence[np.ndarray] | np.ndarray) -> CourtDetection:
     height, width = stack[0].shape[:2]
     scale = min(1.0, WORK_WIDTH / width)
     white = _whiteness(stack, scale)
-    mask, response = _line_pixels(white)
+    mask = _line_pixels(white)
     lines = _lines(mask)
-    best = _best_fit(lines, mask, response)
+    best = _best_fit(lines, mask)
     if best is None:
         return CourtDetection(None, 0.0, NOT_FOUND)
     to_image, confidence = best
     if confidence < MIN_CONFIDENCE:
         return CourtDetection(None, round(confidence, 3), NOT_FOUND)
-    corners = _project(to_image, CORNERS_M) / scale
+    corners = _corners(to_image, mask) / scale
     return CourtDetection(corners, round(confidence, 3))
 
 
@@ -110,13 +110,12 @@ def _whiteness(frames: list[np.ndarray], scale: float) -> np.ndarray:
     return np.median(np.stack(planes), axis=0).astype(np.uint8)
 
 
-def _line_pixels(white: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(mask of thin bright pixels, top-hat response)."""
+def _line_pixels(white: np.ndarray) -> np.ndarray:
+    """Mask (0/1) of the thin bright pixels."""
     size = max(5, round(white.shape[1] / 90)) | 1
     response = cv2.morphologyEx(white, cv2.MORPH_TOPHAT, np.ones((size, size), np.uint8))
     threshold = max(25.0, float(np.percentile(response, 97)) * 0.5)
-    mask = (response > threshold).astype(np.uint8)
-    return mask, response
+    return (response > threshold).astype(np.uint8)
 
 
 @dataclass(frozen=True)
@@ -130,23 +129,36 @@ def _lines(mask: np.ndarray) -> _Lines:
     found = cv2.HoughLines(mask, 1, np.pi / 360, threshold=max(40, width // 20))
     across: list[np.ndarray] = []
     along: list[np.ndarray] = []
-    kept: list[tuple[float, float]] = []
-    for rho, theta in ([] if found is None else found[:400, 0]):
+    tolerance = width / 150  # two lines this close at both probes are one painted line
+    for rho, theta in [] if found is None else found[:400, 0]:
         if len(across) >= MAX_LINES and len(along) >= MAX_LINES:
             break
-        if any(abs(rho - r) < 6 and abs(theta - t) < np.radians(2) for r, t in kept):
-            continue  # the same painted line again
-        kept.append((rho, theta))
         line = np.array([np.cos(theta), np.sin(theta), -rho])
         tilt = abs(np.degrees(theta) - 90)  # 0: horizontal in the image
-        if tilt < 20 and len(across) < MAX_LINES:
-            across.append(line)
-        elif tilt > 30 and len(along) < MAX_LINES:
-            along.append(line)
+        if tilt < 20:
+            group, probes, axis = across, (0.3 * width, 0.7 * width), 0
+        elif tilt > 30:
+            group, probes, axis = along, (0.4 * height, 0.8 * height), 1
+        else:
+            continue
+        if len(group) >= MAX_LINES:
+            continue
+        where = [_at(line, p, axis) for p in probes]
+        if any(
+            all(abs(_at(o, p, axis) - w) < tolerance for p, w in zip(probes, where)) for o in group
+        ):
+            continue
+        group.append(line)
     mid_x, mid_y = width / 2, height / 2
-    across.sort(key=lambda l: -(l[0] * mid_x + l[2]) / l[1])
-    along.sort(key=lambda l: -(l[1] * mid_y + l[2]) / l[0])
+    across.sort(key=lambda ln: -(ln[0] * mid_x + ln[2]) / ln[1])
+    along.sort(key=lambda ln: -(ln[1] * mid_y + ln[2]) / ln[0])
     return _Lines(np.array(across).reshape(-1, 3), np.array(along).reshape(-1, 3))
+
+
+def _at(line: np.ndarray, value: float, axis: int) -> float:
+    """y of the line at x = value (axis 0), or x at y = value (axis 1)."""
+    a, b, c = line
+    return -(a * value + c) / b if axis == 0 else -(b * value + c) / a
 
 
 def _model_points(step: float) -> tuple[np.ndarray, np.ndarray]:
@@ -165,12 +177,13 @@ def _model_points(step: float) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(on), off_pts
 
 
-ROUGH_ON, ROUGH_OFF = _model_points(1.5)
+ROUGH_ON, ROUGH_OFF = _model_points(2.0)
 COARSE_ON, COARSE_OFF = _model_points(0.5)
 FINE_ON, FINE_OFF = _model_points(0.1)
 
 
-def _best_fit(lines: _Lines, mask: np.ndarray, response: np.ndarray):
+def _best_fit(lines: _Lines, mask: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """(homography court metres -> image, confidence) of the best-supported court."""
     if len(lines.across) < 2 or len(lines.along) < 2:
         return None
     height, width = mask.shape
@@ -279,8 +292,8 @@ def _lookup(hs: np.ndarray, pts: np.ndarray, image: np.ndarray) -> np.ndarray:
     homogeneous = np.concatenate([pts, np.ones((len(pts), 1))], axis=1).T.astype(np.float32)
     out = np.matmul(hs.astype(np.float32), homogeneous)
     with np.errstate(divide="ignore", invalid="ignore"):
-        xs = out[:, 0] / out[:, 2] + 0.5
-        ys = out[:, 1] / out[:, 2] + 0.5
+        xs = np.nan_to_num(out[:, 0] / out[:, 2] + 0.5, nan=-1.0, posinf=-1.0, neginf=-1.0)
+        ys = np.nan_to_num(out[:, 1] / out[:, 2] + 0.5, nan=-1.0, posinf=-1.0, neginf=-1.0)
     inside = (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
     flat = np.where(inside, ys.astype(np.int32) * width + xs.astype(np.int32), 0)
     padded = image.ravel()
@@ -296,8 +309,15 @@ def _score(hs: np.ndarray, on: np.ndarray, off: np.ndarray, near: np.ndarray) ->
 
 def _refine(to_image: np.ndarray, mask: np.ndarray, rounds: int = 3) -> np.ndarray | None:
     """Fits the homography to the line pixels near each projected model line."""
-    ys, xs = np.nonzero(mask)
-    pixels = np.stack([xs, ys, np.ones_like(xs)], axis=1).astype(np.float64)
+    # Only the pixels in and around the court hypothesised (not the crowd or the adverts).
+    height, width = mask.shape
+    box = _project(to_image, np.array([[-1.0, -1.0], [7.1, -1.0], [7.1, 14.4], [-1.0, 14.4]]))
+    if not np.all(np.isfinite(box)):
+        return None
+    x0, y0 = np.clip(box.min(axis=0), 0, [width, height]).astype(int)
+    x1, y1 = np.clip(box.max(axis=0) + 1, 0, [width, height]).astype(int)
+    ys, xs = np.nonzero(mask[y0:y1, x0:x1])
+    pixels = np.stack([xs + x0, ys + y0, np.ones_like(xs)], axis=1).astype(np.float64)
     model_lines = _model_lines()
     for radius in (6.0, 3.0, 2.0)[:rounds]:
         to_court = np.linalg.inv(to_image)
@@ -354,3 +374,63 @@ def _model_lines():
     out += [(x, (ACROSS_Y[0], ACROSS_Y[-1]), 0) for x in ALONG_X]
     out += [(CENTRE_X, (ACROSS_Y[0], ACROSS_Y[2]), 0), (CENTRE_X, (ACROSS_Y[3], ACROSS_Y[-1]), 0)]
     return out
+
+
+MAX_CORNER_SHIFT = 4 / 1280  # of the width: how far the local fit may move a corner
+CORNER_REACH = 2.5  # metres of each outer line next to a corner used to place that corner
+
+
+def _corners(to_image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The 4 outer corners, each from the two outer lines fitted near it.
+
+    Broadcast lenses bend long lines by a few pixels, so a corner is placed by straight
+    lines through the pixels of its own stretch of line rather than by the whole-court fit.
+    """
+    ys, xs = np.nonzero(mask)
+    pixels = np.stack([xs, ys], axis=1).astype(np.float64)
+    court = _project(np.linalg.inv(to_image), pixels)
+    inner = np.array(
+        [
+            [ALONG_X[0], ACROSS_Y[0]],
+            [ALONG_X[-1], ACROSS_Y[0]],
+            [ALONG_X[-1], ACROSS_Y[-1]],
+            [ALONG_X[0], ACROSS_Y[-1]],
+        ]
+    )
+    out = _project(to_image, CORNERS_M)
+    for n, ((cx, cy), outer) in enumerate(zip(inner, CORNERS_M)):
+        across = _local_line(pixels, court, to_image, axis=1, at=cy, start=cx)
+        along = _local_line(pixels, court, to_image, axis=0, at=cx, start=cy)
+        if across is None or along is None:
+            continue
+        meet = np.cross(across, along)
+        if abs(meet[2]) < 1e-9:
+            continue
+        # The fitted lines are line centres: step out to the edges as the fit's scale says.
+        shift = _project(to_image, outer[None])[0] - _project(to_image, np.array([[cx, cy]]))[0]
+        local = meet[:2] / meet[2] + shift
+        # A player on the corner can drag a short fit away: then the whole-court fit is better.
+        if np.linalg.norm(local - out[n]) < MAX_CORNER_SHIFT * mask.shape[1]:
+            out[n] = local
+    return out
+
+
+def _local_line(pixels, court, to_image, axis: int, at: float, start: float):
+    """Image line (a, b, c) through the line pixels of model line `court[axis] == at`
+    within CORNER_REACH metres of `start` along it; None when too few."""
+    offset = court[:, axis] - at
+    along = court[:, 1 - axis]
+    near = (np.abs(along - start) < CORNER_REACH) & (np.abs(offset) < 0.15)
+    if near.sum() < 10:
+        return None
+    pts = pixels[near]
+    # Keep the pixels within 2 px of the projected line (drop players' edges, other lines).
+    expected = _project(to_image, court[near] - np.outer(offset[near], np.eye(2)[axis]))
+    close = np.linalg.norm(pts - expected, axis=1) < 2.5
+    if close.sum() < 10:
+        return None
+    pts = pts[close]
+    mean = pts.mean(axis=0)
+    _, _, vt = np.linalg.svd(pts - mean, full_matrices=False)
+    normal = vt[-1]
+    return np.array([normal[0], normal[1], -normal @ mean])
