@@ -41,7 +41,7 @@ CENTRE_X = 3.05  # the centre line, between each short service line and its back
 MODEL_SEGMENTS = (
     *(((ALONG_X[0], y), (ALONG_X[-1], y)) for y in ACROSS_Y),
     *(((x, ACROSS_Y[0]), (x, ACROSS_Y[-1])) for x in ALONG_X),
-    ((CENTRE_X, 0.0), (CENTRE_X, ACROSS_Y[2])),
+    ((CENTRE_X, ACROSS_Y[0]), (CENTRE_X, ACROSS_Y[2])),
     ((CENTRE_X, ACROSS_Y[3]), (CENTRE_X, ACROSS_Y[-1])),
 )
 
@@ -56,7 +56,9 @@ class CourtDetection:
     """What the detector found. `corners` is None exactly when it refused."""
 
     corners: np.ndarray | None  # (4, 2) image pixels in CORNER_NAMES order
-    confidence: float  # 0..1: share of the model's lines seen where the fit puts them
+    # 0..1: share of the model's line points on line pixels where the fit puts them, less
+    # the share of points beside the lines that are (clutter that fits anything)
+    confidence: float
     reason: str | None = None  # why it refused, fit to show a user
 
     @property
@@ -162,7 +164,7 @@ def _at(line: np.ndarray, value: float, axis: int) -> float:
 
 
 def _model_points(step: float) -> tuple[np.ndarray, np.ndarray]:
-    """Points along the model's lines, and points beside them (0.2-0.3 m off)."""
+    """Points along the model's lines, and points beside them (0.2 m off either side)."""
     on, off = [], []
     for (x0, y0), (x1, y1) in MODEL_SEGMENTS:
         length = np.hypot(x1 - x0, y1 - y0)
