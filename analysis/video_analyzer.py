@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from analysis.court import Court
+from analysis.court import Court, CourtError
+from analysis.court_video import detect_court_in_video
 from analysis.frame_analyzer import FrameAnalyzer
 from analysis.heatmap import render_heatmap_png
 from analysis.shuttle import ShuttlePoint
@@ -35,13 +36,14 @@ class VideoAnalyzer:
     Every frame is decoded and feeds the shuttle tracker; player poses are estimated
     `analysis_fps` times a second. Decoding runs in its own thread a few frames ahead, so
     memory stays flat however long the video is, and the poses of the next few frames start
-    while the current one is analysed (the results do not depend on it).
+    while the current one is analysed (the results do not depend on it). Without a court,
+    it is detected on a few frames first (`CourtError` when none is found).
     """
 
     def __init__(
         self,
         path: str | Path,
-        court: Court | dict | str,
+        court: Court | dict | str | None,
         analysis_fps: float = DEFAULT_ANALYSIS_FPS,
         progress: Progress | None = None,
         shuttle_listener: Callable[[list[ShuttlePoint]], None] | None = None,
@@ -52,6 +54,17 @@ class VideoAnalyzer:
         self.path = Path(path)
         self.info: VideoInfo = probe(self.path)
         size = (self.info.width, self.info.height)
+        # Where the corners came from, for the report: "given" or "detected" (and how surely).
+        self.court_source = "given" if court is not None else "detected"
+        self.court_confidence: float | None = None
+        if court is None:
+            found = detect_court_in_video(self.path)
+            if found.corners is None:
+                raise CourtError(
+                    f"{found.reason} in {self.path.name} (confidence {found.confidence:.2f}); "
+                    "give the corners with --court"
+                )
+            court, self.court_confidence = found.as_dict(), found.confidence
         if isinstance(court, Court):
             court = Court.from_corners(court.corners, size)
         elif isinstance(court, dict):
@@ -85,6 +98,8 @@ class VideoAnalyzer:
                 self._process(analyzer, ahead.popleft(), expected)
             analyzer.finish()
             report = analyzer.report(fps=self.info.fps)
+        report["court_source"] = self.court_source
+        report["court_confidence"] = self.court_confidence
         if self.progress:
             self.progress(1.0)
         return report

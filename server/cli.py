@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import logging
 import os
 import sys
@@ -11,6 +12,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
+
+import numpy as np
 
 from analysis.court import CourtError
 from analysis.video import VideoError
@@ -57,6 +60,11 @@ def analyze(args: argparse.Namespace) -> int:
     from analysis.video_analyzer import VideoAnalyzer
 
     analyzer = VideoAnalyzer(args.video, args.court, args.analysis_fps, progress=ProgressBar())
+    if analyzer.court_source == "detected":
+        print(
+            f"court detected (confidence {analyzer.court_confidence:.2f}): "
+            f"--court {court_numbers(analyzer.court.corners)}"
+        )
     report = analyzer.write(args.out)
     summary = report["summary"]
     print(
@@ -64,6 +72,26 @@ def analyze(args: argparse.Namespace) -> int:
         f"report written to {Path(args.out) / 'report.json'}"
     )
     return 0
+
+
+def court(args: argparse.Namespace) -> int:
+    from analysis.court_video import detect_court_in_video
+
+    found = detect_court_in_video(args.video, args.at)
+    if found.corners is None:
+        raise CourtError(
+            f"{found.reason} in {Path(args.video).name} (confidence {found.confidence:.2f})"
+        )
+    if args.json:
+        print(json.dumps({"court": found.as_dict(), "confidence": found.confidence}))
+    else:
+        print(court_numbers(found.corners))
+    return 0
+
+
+def court_numbers(corners) -> str:
+    """The 8 comma-separated numbers `--court` takes, far-left x,y first."""
+    return ",".join(f"{float(v):.1f}" for v in np.asarray(corners).ravel())
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -160,16 +188,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("video", help="video file (H.264, HEVC, MPEG-4...)")
     p.add_argument(
         "--court",
-        required=True,
+        default=None,
         help="the 4 outer doubles corners in pixels: 8 comma-separated numbers (far-left x,y, "
         "far-right, near-right, near-left) or a JSON file "
-        '{"far_left":[x,y],"far_right":[x,y],"near_right":[x,y],"near_left":[x,y]}',
+        '{"far_left":[x,y],"far_right":[x,y],"near_right":[x,y],"near_left":[x,y]}; '
+        "without it the court is detected",
     )
     p.add_argument("--out", required=True, help="output folder for report.json and heatmaps")
     p.add_argument(
         "--analysis-fps", type=float, default=15.0, help="poses per second analysed (default 15)"
     )
     p.set_defaults(handler=analyze)
+
+    p = commands.add_parser("court", help="find the court's corners in a video")
+    p.add_argument("video", help="video file")
+    p.add_argument(
+        "--at", type=float, default=None, help="look from this many seconds in (default: start)"
+    )
+    p.add_argument("--json", action="store_true", help="JSON with the corners and confidence")
+    p.set_defaults(handler=court)
 
     p = commands.add_parser("serve", help="run the server")
     p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
@@ -196,6 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.handler is analyze:
         silence_native_stderr()
+    if args.handler is court and args.at is not None and not args.at >= 0:
+        parser.error("--at must be a number of seconds, 0 or more")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.handler(args)

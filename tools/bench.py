@@ -1,6 +1,6 @@
 """`make bench`: how fast the batch analysis runs on this machine, and where the time goes.
 
-python -m tools.bench [--data DIR] [--seconds 60] [--only decode,shuttle,pose,analyze]
+python -m tools.bench [--data DIR] [--seconds 60] [--only decode,shuttle,pose,analyze,court]
                      [--analysis-fps 10,15,30] [--json bench.json]
 
 The input is the longest labelled broadcast rally (720p, 30 fps) played several times in a
@@ -40,6 +40,8 @@ import numpy as np
 
 from analysis.blazepose import BlazePoseEstimator
 from analysis.court import Court
+from analysis.court_detect import detect_court
+from analysis.court_video import court_frames
 from analysis.players import PlayerTracker
 from analysis.pose import Estimator, Pose, PoseEstimator
 from analysis.shuttle import ShuttleTracker
@@ -51,6 +53,7 @@ from tools.dataset import Clip, aicup_clips, data_dir
 CLIP = "00004"  # the longest labelled rally: 668 frames, 22.3 s
 POSE_SAMPLES = 120  # pose calls timed per player and setting
 SHUTTLE_FRAMES = 150  # held in memory: 2.7 MB each at 720p
+COURT_REPEATS = 5  # court detections timed
 # Modules that register more benchmarks when imported (each benchmark process imports them).
 BENCHMARK_MODULES: tuple[str, ...] = (
     "tools.bench_memory",
@@ -402,6 +405,24 @@ def bench_analyze(ctx: Context) -> list[Result]:
         results.append(
             Result(f"cpu_bound_rtf_at_{fps:g}", _cpus() * duration / usage.cpu, "x", note)
         )
+    return results
+
+
+@benchmark("court")
+def bench_court(ctx: Context) -> list[Result]:
+    """Court detection on the clip's 720p frames: combined (as for a video) and one alone
+    (a still from a phone). Decoding the frames is not counted."""
+    frames = court_frames(ctx.clip.video)
+    results = []
+    for name, sample in (("cpu_s_per_detection", frames), ("cpu_s_per_still", frames[:1])):
+        detect_court(sample)  # warm-up: first-call allocations
+        with measure() as usage:
+            for _ in range(COURT_REPEATS):
+                found = detect_court(sample)
+        note = f"{len(sample)} frame(s) {sample[0].shape[1]}x{sample[0].shape[0]}; {usage.note()}"
+        if not found.found:
+            note += "; no court found"
+        results.append(Result(name, usage.cpu / COURT_REPEATS, "s", note))
     return results
 
 

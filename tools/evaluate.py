@@ -8,8 +8,11 @@
 2. Another venue: the Denmark Open rallies (25 fps MPEG-4, a hall and camera no model saw),
    with the shipped models, from the file and live.
 3. Shuttle tracking per source, held out by match.
+4. Court detection per source against the labelled corners, and the pictures it must refuse
+   (`tools.court_eval`).
 
     python -m tools.evaluate [--modes file,high,medium] [--matches a,b] [--out eval.json]
+                             [--only court]
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from analysis.trained import TrainedModels
 from analysis.video import probe
 from analysis.video_analyzer import VideoAnalyzer
 from server.cli import silence_native_stderr
-from tools import shuttle_eval, train_hits, train_shots
+from tools import court_eval, shuttle_eval, train_hits, train_shots
 from tools.dataset import Clip, aicup_clips, denmark_clips, shuttle_sources
 from tools.export_model import export_boosted
 from tools.live_feed import stream_clip
@@ -55,6 +58,7 @@ class Mode:
         return f"live {self.name.title()} ({self.stream_fps:g} fps)"
 
 
+COURT_TITLE = "court detection (tuned on aicup only; refusal sets must be refused):"
 MODES = {"file": Mode("file", None), "high": Mode("high", 15.0), "medium": Mode("medium", 10.0)}
 
 
@@ -248,9 +252,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--matches", default="", help="comma-separated matches (default all)")
     parser.add_argument("--out", type=Path, default=Path("eval.json"))
     parser.add_argument("--no-shuttle", action="store_true", help="skip the shuttle table")
+    parser.add_argument("--only", choices=["court"], help="run only this part")
     args = parser.parse_args(argv)
     silence_native_stderr()
     modes = [MODES[m] for m in args.modes.split(",") if m]
+    if args.only == "court":
+        print(COURT_TITLE)
+        args.out.write_text(json.dumps({"court": court_eval.court_table()}, indent=1))
+        return 0
 
     clips = aicup_clips()
     if not clips:
@@ -281,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_shuttle:
         print("\nshuttle tracking, held out by match (10 px at 1280 wide):")
         result["shuttle"] = shuttle_eval.source_table(shuttle_sources())
+    print(f"\n{COURT_TITLE}")
+    result["court"] = court_eval.court_table()
     args.out.write_text(json.dumps(result, indent=1))
     return 0
 

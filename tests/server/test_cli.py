@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import cv2
 import pytest
 
+from analysis.court import CORNER_NAMES
 from tests.server.conftest import corners_arg, run_cli
 from tools.dataset import aicup_clips
 from tools.scoring import match_hits
@@ -112,3 +114,38 @@ def test_analyse_is_analyze(clip, tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "badminton: error: gone.mp4: file not found"
+
+
+def test_analyze_without_court_detects_it_and_finds_the_same_shots(clip, cli_report, tmp_path):
+    result = run_cli("analyze", str(clip.video), "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "court detected (confidence " in result.stdout
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["court_source"] == "detected" and report["court_confidence"] > 0.5
+    assert cli_report["court_source"] == "given" and cli_report["court_confidence"] is None
+    for name, corner in report["court"].items():
+        assert math.dist(corner, clip.corners[name]) < 3.0, name
+    # The same hits, by the same players, as with the labelled corners.
+    shots = [(s["frame"], s["player"]) for s in report["shots"]]
+    given = [(s["frame"], s["player"]) for s in cli_report["shots"]]
+    assert len(shots) == len(given)
+    assert len(match_hits(shots, given, tolerance=2)) == len(given)
+
+
+def test_court_command_prints_the_corners(clip):
+    result = run_cli("court", str(clip.video))
+    assert result.returncode == 0, result.stderr
+    numbers = [float(v) for v in result.stdout.strip().split(",")]
+    labelled = [v for name in CORNER_NAMES for v in clip.corners[name]]
+    assert len(numbers) == 8
+    assert max(abs(a - b) for a, b in zip(numbers, labelled)) < 3.0
+    as_json = json.loads(run_cli("court", str(clip.video), "--json", "--at", "1").stdout)
+    assert set(as_json["court"]) == set(CORNER_NAMES) and 0.5 < as_json["confidence"] <= 1
+
+
+def test_court_command_refuses_a_picture_without_a_court(shared_data):
+    result = run_cli("court", str(shared_data / "phone_smash_sideview" / "3.mp4"))
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("badminton: error: no badminton court found in 3.mp4"), lines
