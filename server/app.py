@@ -25,7 +25,7 @@ from server.db import Database
 from server.errors import ApiError
 from server.jobs import JobRunner
 from server.logs import QueryFreeAccessLogger, setup_logging
-from server.routes import auth, files, jobs, matches, shares, streams, uploads
+from server.routes import auth, court, files, jobs, matches, shares, streams, uploads
 from server.security_headers import install as install_security_headers
 from server.shares import Shares
 from server.streams import Streams
@@ -181,7 +181,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
         [database_context, storage_context, cleanup_context, jobs_context, streams_context]
     )
     app.router.add_get("/api/v1/health", health)
-    for module in (auth, uploads, jobs, shares, files, streams, matches):
+    for module in (auth, uploads, jobs, shares, files, streams, matches, court):
         app.router.add_routes(module.routes)
     app.router.add_get("/", page("index.html"))
     app.router.add_static("/static/", settings.static_dir)
