@@ -1,6 +1,7 @@
 """The batch pages in headless Chromium (the system's, driven by Playwright) against a real
-server: register, pick the court on a frame of the video, upload a real clip, watch the
-progress, open the report and see its numbers and heatmaps, on a phone-sized screen."""
+server: register, see the court found on a frame of the video (or tap it), accept it, upload
+a real clip, watch the progress, open the report and see its numbers and heatmaps, on a
+phone-sized screen."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import re
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from server.app import create_app
@@ -75,38 +77,62 @@ async def click_video_pixel(page, x: float, y: float) -> None:
     await page.mouse.click(left + x * scale, top + y * scale)
 
 
-async def test_upload_and_report_pages(aiohttp_server, settings, browser, clip, cli_report):
+def shown_corners(text: str) -> list[float]:
+    """The 8 numbers of the corners the page lists (#court-values)."""
+    return [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", text)]
+
+
+async def test_upload_and_report_pages(aiohttp_server, settings, browser, clip):
     server = await aiohttp_server(create_app(settings))
     errors: list[str] = []
     page = await phone_signed_up(browser, server, "coach@example.com", errors)
+    expected = [v for name in CORNERS for v in clip.corners[name]]
 
     await page.goto(str(server.make_url("/static/upload.html")))
     await page.set_input_files("#file", str(clip.video))
-    await wait_for(page, "document.querySelector('#preview').readyState >= 2")
+    # The court is found on a frame of the video and drawn over it, waiting to be confirmed.
+    await page.wait_for_selector("#court-accept:not([hidden])", timeout=60_000)
+    assert "Court found" in await page.text_content("#court-detect-status")
+    found = shown_corners(await page.text_content("#court-values"))
+    assert found == pytest.approx(expected, abs=10), found
+    assert await page.is_disabled("#start-upload")  # not before it is confirmed
+
+    # Tapping stays possible: start again and tap the four corners.
+    await page.click("#reset-corners")
+    assert await page.text_content("#court-values") == ""
     for name in CORNERS:
         await click_video_pixel(page, *clip.corners[name])
-    picked = await page.text_content("#court-values")
-    numbers = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", picked)]
-    expected = [v for name in CORNERS for v in clip.corners[name]]
     # One CSS pixel of the phone screen is ~3 video pixels.
-    assert numbers == pytest.approx(expected, abs=4), picked
-    # The exact corners, typed, so that the report can be compared with the command line's.
-    await page.click("#court-manual-box summary")
-    await page.fill("#court-manual", ",".join(f"{v:g}" for v in expected))
-    await page.click("#apply-court")
+    tapped = shown_corners(await page.text_content("#court-values"))
+    assert tapped == pytest.approx(expected, abs=4), tapped
 
+    # Found once more, accepted as it is, uploaded and analysed.
+    await page.click("#court-detect")
+    await page.wait_for_selector("#court-accept:not([hidden])", timeout=60_000)
+    assert shown_corners(await page.text_content("#court-values")) == found
+    await page.click("#court-accept")
+    assert "accepted" in await page.text_content("#court-detect-status")
     await page.click("#start-upload")
     await page.wait_for_url("**/report.html?job=*", timeout=60_000)
     await page.wait_for_selector("#report", state="visible", timeout=240_000)
 
+    # The page shows the report the server made, with the court the page found.
+    token = await page.evaluate("localStorage.getItem('badminton.token')")
+    job_id = page.url.rsplit("=", 1)[-1]
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession() as http:
+        async with http.get(server.make_url(f"/api/v1/jobs/{job_id}/report"), headers=headers) as r:
+            report = await r.json()
+    assert [v for name in CORNERS for v in report["court"][name]] == pytest.approx(found, abs=0.1)
+    assert report["summary"]["total_shots"] > 0
     total = await page.text_content("#summary-total-shots")
-    assert total.strip() == str(cli_report["summary"]["total_shots"])
+    assert total.strip() == str(report["summary"]["total_shots"])
     rows = await page.locator("#rally-table tbody tr").count()
-    assert rows == len(cli_report["rallies"])
+    assert rows == len(report["rallies"])
     bars = await page.eval_on_selector_all(
         "#shot-chart g[data-type]", "gs => gs.map(g => [g.dataset.type, +g.dataset.count])"
     )
-    distribution = cli_report["summary"]["shot_distribution"]
+    distribution = report["summary"]["shot_distribution"]
     assert {t: n for t, n in bars if n} == distribution
     assert len(bars) == 9  # every shot type has its bar, empty or not
     for heatmap in ("#heatmap-near", "#heatmap-far"):
