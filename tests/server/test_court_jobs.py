@@ -5,29 +5,13 @@ from __future__ import annotations
 
 import math
 
-import av
-import numpy as np
 import pytest
 
 from tests.server.conftest import wait_for_job
 from tests.server.test_uploads import COURT, upload_single
+from tests.server.videos import courtless_video
 
 pytestmark = pytest.mark.asyncio
-
-
-def courtless_video(path, frames: int = 30) -> bytes:
-    """A short MP4 of a hall floor with no lines: grey with noise."""
-    rng = np.random.default_rng(7)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=15)
-        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
-        for _ in range(frames):
-            image = rng.integers(90, 140, (360, 640, 3), dtype=np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path.read_bytes()
 
 
 async def test_a_job_without_a_court_finds_it(client, alice, clip):

@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from server.app import create_app
+from tests.server.videos import courtless_video
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -64,12 +65,12 @@ async def phone_signed_up(browser, server, email: str, errors: list[str]):
     return page
 
 
-async def click_video_pixel(page, x: float, y: float) -> None:
-    """Taps the preview where the video's own pixel (x, y) is shown (it may be letterboxed)."""
-    box = await page.locator("#preview").bounding_box()
+async def click_video_pixel(page, x: float, y: float, video: str = "#preview") -> None:
+    """Taps the video where its own pixel (x, y) is shown (it may be letterboxed)."""
+    box = await page.locator(video).bounding_box()
     vw, vh = await page.evaluate(
-        "() => [document.querySelector('#preview').videoWidth,"
-        " document.querySelector('#preview').videoHeight]"
+        f"() => [document.querySelector('{video}').videoWidth,"
+        f" document.querySelector('{video}').videoHeight]"
     )
     scale = min(box["width"] / vw, box["height"] / vh)
     left = box["x"] + (box["width"] - vw * scale) / 2
@@ -151,6 +152,57 @@ async def test_upload_and_report_pages(aiohttp_server, settings, browser, clip):
     await row.first.wait_for()
     assert await row.count() == 1
     assert await row.first.get_attribute("data-status") == "done"
+    assert errors == []
+
+
+async def test_a_job_that_found_no_court_can_have_it_marked(
+    aiohttp_server, settings, browser, tmp_path
+):
+    server = await aiohttp_server(create_app(settings))
+    errors: list[str] = []
+    page = await phone_signed_up(browser, server, "floor@example.com", errors)
+    token = await page.evaluate("localStorage.getItem('badminton.token')")
+    headers = {"Authorization": f"Bearer {token}"}
+    data = courtless_video(tmp_path / "floor.mp4")
+    async with aiohttp.ClientSession() as http:
+        body = {"filename": "floor.mp4", "content_type": "video/mp4", "size": len(data)}
+        async with http.post(
+            server.make_url("/api/v1/upload/request"), json=body, headers=headers
+        ) as response:
+            ticket = await response.json()
+        async with http.put(
+            ticket["upload_url"], data=data, headers={"Content-Type": "video/mp4"}
+        ) as response:
+            assert response.status == 200
+        confirm = server.make_url(f"/api/v1/upload/confirm/{ticket['job_id']}")
+        async with http.post(confirm, headers=headers) as response:
+            assert response.status == 202
+
+    await page.goto(str(server.make_url(f"/static/report.html?job={ticket['job_id']}")))
+    await page.wait_for_selector("#job-error", state="visible", timeout=120_000)
+    assert "no badminton court found" in await page.text_content("#job-error")
+    # The video opens at once for the corners to be tapped, and the job runs again with them.
+    await page.wait_for_selector("#court-fix[open]")
+    await wait_for(page, "document.querySelector('#court-fix-video').videoWidth > 0")
+    corners = {
+        "far_left": (200, 90),
+        "far_right": (440, 90),
+        "near_right": (600, 330),
+        "near_left": (40, 330),
+    }
+    for name in CORNERS:
+        await click_video_pixel(page, *corners[name], video="#court-fix-video")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.click("#reanalyse:not([disabled])")
+    await page.wait_for_selector("#court-fix", state="hidden")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(
+            server.make_url(f"/api/v1/jobs/{ticket['job_id']}"), headers=headers
+        ) as response:
+            job = await response.json()
+    assert job["status"] in ("queued", "running", "done")
+    for name in CORNERS:
+        assert job["court"][name] == pytest.approx(corners[name], abs=4)
     assert errors == []
 
 
