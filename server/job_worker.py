@@ -81,13 +81,14 @@ def main(argv: list[str]) -> int:
         info = probe(args.video)
         copy = args.copy and not is_browser_playable(info)
         share = copy_share(info.width, info.height) if copy else 0.0
-        court, source = args.court, "given"
+        court, origin = args.court, {"source": "given"}
         if court is None:
             found = detect_video_court(args.video, info)
             if not found.found:
                 emit({"error": NO_COURT, "bad_input": True})
                 return EXIT_BAD_INPUT
-            court, source = found.as_dict(), "detected"
+            court = found.as_dict()
+            origin = {"source": "detected", "confidence": round(found.confidence, 3)}
         analyzer = VideoAnalyzer(
             args.video,
             court,
@@ -95,7 +96,7 @@ def main(argv: list[str]) -> int:
             progress=lambda fraction: progress(fraction * (1.0 - share)),
         )
         report = analyzer.run()
-        report["court"] = {**report["court"], "source": source}
+        report["court"] = {**report["court"], **origin}
         write_outputs(report, args.out)
     except (VideoError, CourtError, ValueError) as exc:
         emit({"error": str(exc), "bad_input": True})

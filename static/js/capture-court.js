@@ -147,9 +147,9 @@ export class CourtStep extends EventTarget {
   }
 
   _changed() {
-    if (this.picker.points.length === 1) {
-      this.size = [this.video.videoWidth, this.video.videoHeight];
-    }
+    // The picture's size when the first corner was tapped, or the found court was shown.
+    if (!this.picker.points.length) this.size = null;
+    else if (!this.size) this.size = [this.video.videoWidth, this.video.videoHeight];
     if (!this.ready) byId("court-status").textContent = "";
     this.refresh();
   }

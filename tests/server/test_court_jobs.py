@@ -23,6 +23,7 @@ async def test_a_job_without_a_court_finds_it(client, alice, clip):
     assert job["status"] == "done", job
     report = await (await alice.call("GET", f"/api/v1/jobs/{job['id']}/report")).json()
     assert report["court"]["source"] == "detected"
+    assert 0.0 < report["court"]["confidence"] <= 1.0
     for name, (x, y) in clip.corners.items():
         found = report["court"][name]
         assert math.hypot(found[0] - x, found[1] - y) <= 10.0, (name, found, (x, y))

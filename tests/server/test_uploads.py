@@ -64,7 +64,7 @@ async def upload_multipart(user: SignedIn, data: bytes, court=None) -> dict:
 
 def comparable(report: dict) -> dict:
     """The report without its heatmaps' names and without where its court came from."""
-    court = {k: v for k, v in report["court"].items() if k != "source"}
+    court = {k: v for k, v in report["court"].items() if k not in ("source", "confidence")}
     return {**{k: v for k, v in report.items() if k != "heatmaps"}, "court": court}
 
 
