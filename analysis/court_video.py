@@ -6,8 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.court import CourtError
 from analysis.court_detect import CourtDetection, detect_court
 from analysis.video import iter_frames, probe
+
+
+class CourtNotFound(CourtError):
+    """No court could be found in the video: its corners must be given."""
+
 
 FRAMES = 5  # frames combined: enough for the players to move off every line
 SPAN_S = 20.0  # seconds of video they are spread over (from the start, or from `at`)

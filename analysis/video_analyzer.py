@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from analysis.court import Court, CourtError
-from analysis.court_video import detect_court_in_video
+from analysis.court import Court
+from analysis.court_video import CourtNotFound, detect_court_in_video
 from analysis.frame_analyzer import FrameAnalyzer
 from analysis.heatmap import render_heatmap_png
 from analysis.shuttle import ShuttlePoint
@@ -60,7 +60,7 @@ class VideoAnalyzer:
         if court is None:
             found = detect_court_in_video(self.path)
             if found.corners is None:
-                raise CourtError(
+                raise CourtNotFound(
                     f"{found.reason} in {self.path.name} (confidence {found.confidence:.2f}); "
                     "give the corners with --court"
                 )
@@ -98,8 +98,10 @@ class VideoAnalyzer:
                 self._process(analyzer, ahead.popleft(), expected)
             analyzer.finish()
             report = analyzer.report(fps=self.info.fps)
-        report["court_source"] = self.court_source
-        report["court_confidence"] = self.court_confidence
+        # Where the corners came from: given, or detected (and how surely).
+        report["court"]["source"] = self.court_source
+        if self.court_confidence is not None:
+            report["court"]["confidence"] = round(self.court_confidence, 3)
         if self.progress:
             self.progress(1.0)
         return report

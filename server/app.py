@@ -31,7 +31,7 @@ from server.errors import ApiError
 from server.health import routes as health_routes
 from server.job_queue import build_jobs
 from server.logs import QueryFreeAccessLogger, setup_logging
-from server.routes import auth, files, jobs, matches, shares, streams, uploads
+from server.routes import auth, court, files, jobs, matches, shares, streams, uploads
 from server.routes import metrics as metrics_routes
 from server.security_headers import install as install_security_headers
 from server.shares import Shares
@@ -202,7 +202,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     )
     app.router.add_routes(health_routes)
     app.router.add_routes(metrics_routes.routes)
-    for module in (auth, uploads, jobs, shares, files, streams, matches):
+    for module in (auth, uploads, jobs, shares, files, streams, matches, court):
         app.router.add_routes(module.routes)
     app.router.add_get("/", page("index.html"))
     app.router.add_static("/static/", settings.static_dir)

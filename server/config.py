@@ -74,6 +74,8 @@ class Settings:
     # How often uploads whose URLs expired unconfirmed, and storage deletions that could not
     # be done at once, are cleaned up.
     upload_sweep_s: float = 300.0
+    # A picture sent to find the court on (a JPEG or PNG frame).
+    court_image_max_bytes: int = 8 * MB
     analysis_fps: float = 15.0
     job_workers: int = 1
     job_retries: int = 3
@@ -258,6 +260,10 @@ class Settings:
                 turn_secret=env.get("TURN_SECRET") or None,
                 turn_urls=_split(env.get("TURN_URLS")),
                 stun_urls=_split(env.get("STUN_URLS")),
+                court_image_max_bytes=_positive(
+                    "COURT_IMAGE_MAX_BYTES",
+                    int(env.get("COURT_IMAGE_MAX_BYTES", cls.court_image_max_bytes)),
+                ),
                 analysis_fps=float(env.get("ANALYSIS_FPS", cls.analysis_fps)),
                 job_workers=int(env.get("JOB_WORKERS", cls.job_workers)),
                 job_max_attempts=int(env.get("JOB_MAX_ATTEMPTS", cls.job_max_attempts)),

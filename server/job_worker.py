@@ -1,12 +1,15 @@
 """One analysis job in its own process:
 `python -m server.job_worker VIDEO COURT_JSON OUT FPS [--no-playable-copy]`.
 
+COURT_JSON `null` means no corners were given: the court is first found on a few frames of
+the video, and the report's `court` says which corners were used and that they were detected.
+
 The server starts one of these per job, so a crash, a leak or a stuck decoder costs one job,
 never the server, and the memory of a long match is returned when the process ends. After
 the analysis, a video browsers cannot play (not H.264) gets a playable copy in OUT (unless
 `--no-playable-copy`: the job has one already); both steps count in the progress. It talks
 back on stdout, one JSON object per line: `{"progress": 0.42}` while it runs, then
-`{"done": true, "summary": {...}, "playable": "playable.mp4" or null}` or
+`{"done": true, "summary": {...}, "playable": "playable.mp4" or null, "court": {...}}` or
 `{"error": "...", "bad_input": true}`.
 """
 
@@ -25,6 +28,7 @@ from server.cli import silence_native_stderr
 EXIT_BAD_INPUT = 2
 PROGRESS_EVERY_S = 1.0
 PLAYABLE_NAME = "playable.mp4"
+NO_COURT = "no badminton court found: mark the four corners on the report page and analyse again"
 # What the copy costs next to the analysis (at 15 poses a second), per frame of a 720p source:
 # measured 0.25 on 720p MPEG-4 Part 2 clips; a bigger source costs more to decode and scale
 # (0.5 for 1080p HEVC). It splits the progress between the two steps, so that the time-left
@@ -71,10 +75,11 @@ def main(argv: list[str]) -> int:
     silence_native_stderr()
     import av
 
-    from analysis.court import CourtError
+    from analysis.court import CORNER_NAMES, CourtError
+    from analysis.court_video import CourtNotFound
     from analysis.playable import is_browser_playable, make_playable
     from analysis.video import VideoError, probe
-    from analysis.video_analyzer import VideoAnalyzer
+    from analysis.video_analyzer import VideoAnalyzer, write_outputs
 
     last = 0.0
 
@@ -91,11 +96,15 @@ def main(argv: list[str]) -> int:
         share = copy_share(info.width, info.height) if copy else 0.0
         analyzer = VideoAnalyzer(
             args.video,
-            args.court,
+            args.court,  # None: found on a few frames first
             args.fps,
             progress=lambda fraction: progress(fraction * (1.0 - share)),
         )
-        report = analyzer.write(args.out)
+        report = analyzer.run()
+        write_outputs(report, args.out)
+    except CourtNotFound:
+        emit({"error": NO_COURT, "bad_input": True})
+        return EXIT_BAD_INPUT
     except (VideoError, CourtError, ValueError) as exc:
         emit({"error": str(exc), "bad_input": True})
         return EXIT_BAD_INPUT
@@ -111,7 +120,14 @@ def main(argv: list[str]) -> int:
             playable = PLAYABLE_NAME
         except (VideoError, av.error.FFmpegError) as exc:
             print(f"no playable copy: {exc}", file=sys.stderr)
-    emit({"done": True, "summary": report["summary"], "playable": playable})
+    emit(
+        {
+            "done": True,
+            "summary": report["summary"],
+            "playable": playable,
+            "court": {name: report["court"][name] for name in CORNER_NAMES},
+        }
+    )
     return 0
 
 

@@ -298,7 +298,7 @@ class JobRunner:
         log.info("job %s: analysing %s (%d bytes)", job_id, job.s3_video_key, job.size)
         started = time.monotonic()
         try:
-            summary, playable_key = await self._analyse(job)
+            summary, playable_key, court = await self._analyse(job)
         except JobFailed as exc:
             JOB_DURATION.labels("failed").observe(time.monotonic() - started)
             log.info("job %s: failed: %s", job_id, exc)
@@ -325,6 +325,7 @@ class JobRunner:
             progress=1.0,
             summary=summary,
             playable_video_key=playable_key,
+            court=court,  # the corners found, when none were given: the page can adjust them
             error=None,
             finished_at=utcnow(),
         )
@@ -346,9 +347,9 @@ class JobRunner:
         if self.cleaner is not None:
             await self.cleaner.run([record])
 
-    async def _analyse(self, job: Job) -> tuple[dict[str, Any], str | None]:
-        """Runs the analysis and stores its outputs; returns the summary and the key of the
-        video's playable copy (None when the video plays as it is)."""
+    async def _analyse(self, job: Job) -> tuple[dict[str, Any], str | None, dict[str, Any]]:
+        """Runs the analysis and stores its outputs; returns the summary, the key of the
+        video's playable copy (None when the video plays as it is) and the court used."""
         # The folder is made and removed in a thread: deleting a downloaded hour of video
         # takes long enough to stall the event loop, and live streams share it.
         tmp = Path(await asyncio.to_thread(_make_work_folder, self.work_dir, job.id))
@@ -374,14 +375,13 @@ class JobRunner:
                         key, path, ct
                     ),
                 )
-            return result["summary"], playable_key
+            return result["summary"], playable_key, result.get("court") or job.court
         finally:
             await asyncio.shield(asyncio.to_thread(shutil.rmtree, tmp, ignore_errors=True))
 
     async def _analyse_file(self, job: Job, video: Path, out: Path) -> dict[str, Any]:
         """Analyses the video in a worker process; returns its final message."""
-        if job.court is None:
-            raise JobFailed("no court corners were given for this video")
+        # No court (null) is found on the video by the worker, as its first step.
         # The worker's stderr goes to a file: a pipe nobody reads while the job runs would
         # fill up and stall a long analysis that logs a lot.
         stderr_path = out.parent / "worker.log"

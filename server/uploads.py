@@ -191,9 +191,8 @@ class Uploads:
 
     async def confirm(self, user: User, job_id: str, court: Any) -> Job:
         job, upload = await self._pending(user, job_id)
+        # No court anywhere: the job finds it on the video first.
         court = parse_court(court) or job.court
-        if court is None:
-            raise BadRequest("the court's 4 corners are needed: give court here or at request")
         # A confirm cut short after the move finds the video at the job's key already.
         info = await self.storage.head(upload.key) or await self.storage.head(job.s3_video_key)
         if info is None:

@@ -48,6 +48,16 @@ async def job_json(request: web.Request, job: Job) -> dict[str, Any]:
     }
 
 
+async def video_urls(request: web.Request, job: Job) -> dict[str, str]:
+    """Signed URLs of the video as uploaded: to watch (`video`) and to save (`video_download`)."""
+    storage, ttl = request.app[STORAGE], request.app[SETTINGS].download_url_ttl_s
+    download = await storage.download_url(job.s3_video_key, ttl, filename=job.filename)
+    return {
+        "video": absolute_url(request, await storage.download_url(job.s3_video_key, ttl)),
+        "video_download": absolute_url(request, download),
+    }
+
+
 def _rounded(seconds: float | None) -> int | None:
     return None if seconds is None else round(seconds)
 
@@ -61,9 +71,7 @@ async def output_urls(request: web.Request, job: Job) -> dict[str, str]:
     for name, (filename, _) in OUTPUTS.items():
         url = await storage.download_url(f"{job.s3_output_prefix}/{filename}", ttl)
         urls[name] = absolute_url(request, url)
-    urls["video"] = absolute_url(request, await storage.download_url(job.s3_video_key, ttl))
-    download = await storage.download_url(job.s3_video_key, ttl, filename=job.filename)
-    urls["video_download"] = absolute_url(request, download)
+    urls.update(await video_urls(request, job))
     if job.playable_video_key:
         url = await storage.download_url(job.playable_video_key, ttl)
         urls["playable_video"] = absolute_url(request, url)
@@ -108,7 +116,11 @@ async def get_report(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/jobs/{job_id}/outputs")
 async def get_outputs(request: web.Request) -> web.Response:
+    """Signed URLs of the outputs; a job whose analysis failed has its video's alone, so that
+    its court can be marked on it and the video analysed again."""
     job = await owned_job(request, await current_user(request))
+    if job.status == JobStatus.FAILED and job.started_at is not None:
+        return web.json_response(await video_urls(request, job))
     if job.status != JobStatus.DONE:
         raise Conflict(f"the outputs are not ready (status {job.status})")
     return web.json_response(await output_urls(request, job))

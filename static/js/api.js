@@ -53,19 +53,21 @@ export function requireSignIn() {
  * Calls the API and returns its JSON body (null for 204).
  * @param {string} path below the prefix, e.g. "/jobs"
  * @param {{method?: string, body?: unknown, signal?: AbortSignal, auth?: boolean}} [options]
+ *   body: sent as JSON, or as it is with its own type when a Blob (e.g. a picture)
  * @returns {Promise<any>}
  */
 export async function api(path, { method = "GET", body, signal, auth = true } = {}) {
   const headers = { Accept: "application/json" };
   const token = getToken();
   if (auth && token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const raw = body instanceof Blob;
+  if (body !== undefined) headers["Content-Type"] = raw ? body.type : "application/json";
   let response;
   try {
     response = await fetch(API_PREFIX + path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || raw ? body : JSON.stringify(body),
       signal,
     });
   } catch (err) {

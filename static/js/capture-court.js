@@ -1,12 +1,19 @@
 /**
- * The capture page's court step: the four corners tapped on the live camera preview (which
- * can be frozen to tap steadily), saved to the session with the camera's frame size.
+ * The capture page's court step: the court the server finds on a snapshot of the camera
+ * preview, accepted ("Looks right", which saves it) or adjusted, or else the four corners
+ * tapped on the preview (which can be frozen to tap steadily); saved to the session with the
+ * camera's frame size.
+ *
+ * The page sends the snapshot to court/detect and then setup-court with the corners, rather
+ * than setup-court taking a picture: one detection endpoint serves both pages, and the user
+ * sees and confirms the court before the session has it.
  *
  * Element ids: #preview, #court-prompt, #court-values, #freeze-frame, #undo-corner,
- * #reset-corners, #save-court, #court-status.
+ * #reset-corners, #save-court, #court-status, and CourtProposal's.
  */
 
 import { api, byId } from "./api.js";
+import { CourtProposal, State } from "./court-detect.js";
 import { CORNERS, CourtPicker } from "./court-picker.js";
 
 function sameCourt(a, b) {
@@ -25,6 +32,7 @@ export class CourtStep extends EventTarget {
     this.onError = onError;
     this.video = byId("preview");
     this.picker = new CourtPicker(this.video);
+    this.proposal = new CourtProposal(this.picker, { what: "the camera's picture" });
     /** @type {object|null} the court the server has */
     this.saved = null;
     /** @type {number[]|null} the frame size the corners were tapped on */
@@ -32,14 +40,20 @@ export class CourtStep extends EventTarget {
     this.locked = false;
     this.busy = false;
     this.picker.addEventListener("change", () => this._changed());
+    this.proposal.addEventListener("change", () => this._proposalChanged());
     // A phone turned between portrait and landscape sends frames of another shape:
     // corners tapped on the old shape no longer fit.
     this.video.addEventListener("resize", () => this._resized());
     byId("freeze-frame").addEventListener("click", () => this.setFrozen(!this.video.paused));
-    byId("undo-corner").addEventListener("click", () => this.picker.undo());
-    byId("reset-corners").addEventListener("click", () => this.picker.reset());
+    byId("undo-corner").addEventListener("click", () => this._byHand(() => this.picker.undo()));
+    byId("reset-corners").addEventListener("click", () => this._byHand(() => this.picker.reset()));
     byId("save-court").addEventListener("click", () => this.save());
     this.refresh();
+  }
+
+  /** Looks for the court on the camera's picture and proposes it. */
+  detect() {
+    return this.proposal.detect();
   }
 
   /** @returns {boolean} the corners on screen are the ones the server has */
@@ -58,7 +72,10 @@ export class CourtStep extends EventTarget {
     this.picker.setCourt(court);
     this.size = frameSize;
     const { videoWidth, videoHeight } = this.video;
-    if (videoWidth === frameSize[0] && videoHeight === frameSize[1]) this.saved = court;
+    const fits = videoWidth === frameSize[0] && videoHeight === frameSize[1];
+    if (fits) this.saved = court;
+    this.proposal.reset(fits ? State.ACCEPTED : State.MANUAL);
+    this.picker.setEnabled(!fits);
     this.refresh();
   }
 
@@ -101,14 +118,15 @@ export class CourtStep extends EventTarget {
 
   refresh() {
     const court = this.picker.court();
-    byId("court-prompt").textContent = this.locked ? "" : this.picker.prompt;
+    const manual = this.proposal.state === State.MANUAL;
+    byId("court-prompt").textContent = this.locked || !manual ? "" : this.picker.prompt;
     byId("court-values").textContent = court
       ? CORNERS.map((name) => `${name}: ${court[name].join(", ")}`).join(" · ")
       : "";
     const editable = !this.locked && !this.busy;
     byId("undo-corner").disabled = !editable || !this.picker.points.length;
     byId("reset-corners").disabled = !editable || !this.picker.points.length;
-    byId("save-court").disabled = !editable || !court || this.ready;
+    byId("save-court").disabled = !editable || !court || !this.proposal.settled || this.ready;
     // "Go live" waits for a saved court: say so once the four corners are there.
     if (editable && court && !this.ready) {
       byId("court-status").textContent = "Save the court first, then go live.";
@@ -116,10 +134,22 @@ export class CourtStep extends EventTarget {
     this.dispatchEvent(new Event("change"));
   }
 
+  /** "Looks right" saves the court at once: there is nothing else to confirm. */
+  _proposalChanged() {
+    if (this.proposal.state === State.ACCEPTED && !this.ready && !this.locked) this.save();
+    else this.refresh();
+  }
+
+  /** Undo and Start again take the court out of the proposal's hands. */
+  _byHand(change) {
+    if (this.proposal.state !== State.MANUAL) this.proposal.adjust();
+    change();
+  }
+
   _changed() {
-    if (this.picker.points.length === 1) {
-      this.size = [this.video.videoWidth, this.video.videoHeight];
-    }
+    // The picture's size when the first corner was tapped, or the found court was shown.
+    if (!this.picker.points.length) this.size = null;
+    else if (!this.size) this.size = [this.video.videoWidth, this.video.videoHeight];
     if (!this.ready) byId("court-status").textContent = "";
     this.refresh();
   }
@@ -133,6 +163,7 @@ export class CourtStep extends EventTarget {
     this.size = null;
     this.picker.reset();
     this.onError("The camera's picture changed shape (was the phone turned?): " +
-      "tap the corners again.");
+      "looking for the court again.");
+    this.detect();
   }
 }

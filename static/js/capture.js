@@ -127,6 +127,8 @@ async function showCamera() {
       byId("start-stream").disabled = !court.ready || session.status !== "setup";
     });
     court.refresh();
+    // A session that has its court already gets it back in carryOn().
+    if (!session.court) court.detect();
   }
 }
 

@@ -55,6 +55,10 @@ function jobSource(jobId) {
         job,
       };
     },
+    /** Signed URLs of the outputs; for a failed job, of its video only. */
+    outputs() {
+      return api(`${path}/outputs`);
+    },
     async results() {
       const [report, outputs] = await Promise.all([api(`${path}/report`), api(`${path}/outputs`)]);
       // An upload is one recording, the whole match, from its start. Videos browsers cannot
@@ -95,6 +99,10 @@ function liveSource(sessionId) {
     async state() {
       const session = await api(`${path}/status`);
       return sessionState({ ...session, report_ready: session.report_key != null });
+    },
+    /** Signed URLs of the outputs; for a failed job, of its video only. */
+    outputs() {
+      return api(`${path}/outputs`);
     },
     async results() {
       const [report, outputs] = await Promise.all([api(`${path}/report`), api(`${path}/outputs`)]);

@@ -89,7 +89,6 @@ function showReport(state, report, outputs) {
   const json = byId("report-json");
   json.hidden = !outputs.report;
   if (outputs.report) json.href = outputs.report;
-  byId("court-fix").hidden = !courtFix;
   if (courtFix) courtFix.show(state.job, outputs.video);
   byId("report").hidden = false;
 }
@@ -98,9 +97,22 @@ function showReport(state, report, outputs) {
 function followAgain() {
   player.pause();
   byId("report").hidden = true;
+  byId("court-fix").hidden = true;
   showError(errorBox, "");
   byId("job-state").scrollIntoView({ block: "start", behavior: "smooth" });
   pollWhile(load, POLL_MS);
+}
+
+/** A failed analysis (no court found, say) can be run again with corners marked here. */
+async function offerCourtFix(job) {
+  try {
+    const outputs = await source.outputs();
+    courtFix.show(job, outputs.video);
+    // No court at all: the corners are what is missing, so the video opens at once.
+    if (!job.court && outputs.video) courtFix.box.open = true;
+  } catch {
+    // The video is gone (it never arrived, or was not one): nothing to mark corners on.
+  }
 }
 
 /** One poll: show the match's state; once its report is ready, show it and stop polling. */
@@ -122,6 +134,7 @@ async function load() {
   showState(state);
   if (!state.ready) {
     byId("report").hidden = true;
+    if (courtFix && state.status === "failed") await offerCourtFix(state.job);
     return state.active;
   }
   try {

@@ -1,7 +1,12 @@
-/** The upload page: choose a video, mark the court on one of its frames, upload, analyse. */
+/**
+ * The upload page: choose a video, check the court found on one of its frames (or mark it),
+ * upload, analyse. A video this browser cannot show is uploaded without a court: the
+ * analysis finds it on the video first.
+ */
 
 import { byId, showError } from "./api.js";
 import { initAccount } from "./account.js";
+import { CourtProposal, State } from "./court-detect.js";
 import { CORNERS, CourtPicker } from "./court-picker.js";
 import { formatBytes, formatClock, formatPercent } from "./format.js";
 import { UploadCancelled, VideoUpload, videoContentType } from "./uploader.js";
@@ -16,22 +21,30 @@ const cancelButton = byId("cancel-upload");
 const progress = byId("upload-progress");
 const uploadError = byId("upload-error");
 const picker = new CourtPicker(video);
+const proposal = new CourtProposal(picker, { what: "this frame" });
 
 /** @type {File|null} */
 let file = null;
 let objectUrl = null;
 /** @type {VideoUpload|null} */
 let upload = null;
+/** The browser cannot show the video: no frame to find or mark the court on. */
+let previewFailed = false;
+
+/** @returns {object|null} the court to send: confirmed corners, or none (found by the job) */
+function chosenCourt() {
+  return proposal.settled ? picker.court() : null;
+}
 
 function refresh() {
-  byId("court-prompt").textContent = picker.prompt;
+  byId("court-prompt").textContent = proposal.state === State.MANUAL ? picker.prompt : "";
   const court = picker.court();
   byId("court-values").textContent = court
     ? CORNERS.map((name) => `${name}: ${court[name].join(", ")}`).join(" · ")
     : "";
   byId("undo-corner").disabled = !picker.points.length || Boolean(upload);
   byId("reset-corners").disabled = !picker.points.length || Boolean(upload);
-  startButton.disabled = !file || !court || Boolean(upload);
+  startButton.disabled = !file || (!chosenCourt() && !previewFailed) || Boolean(upload);
 }
 
 function chooseFile() {
@@ -39,6 +52,8 @@ function chooseFile() {
   showError(uploadError, "");
   showError(byId("preview-error"), "");
   picker.reset();
+  proposal.reset();
+  previewFailed = false;
   if (objectUrl) URL.revokeObjectURL(objectUrl);
   objectUrl = null;
   file = null;
@@ -66,7 +81,9 @@ function videoReady() {
     return;
   }
   scrub.max = String(video.duration || 0);
-  // A moment into the clip rather than frame 0, which is often black or a fade-in.
+  // A moment into the clip rather than frame 0, which is often black or a fade-in; the
+  // court is looked for once the frame is there.
+  video.addEventListener("seeked", () => proposal.detect(), { once: true });
   video.currentTime = Math.min(1, (video.duration || 0) / 2);
   picker.redraw();
   refresh();
@@ -74,13 +91,17 @@ function videoReady() {
 
 function videoFailed() {
   if (!file) return;
+  previewFailed = true;
+  proposal.reset();
   byId("picker-area").hidden = true;
   byId("court-manual-box").open = true;
   showError(
     byId("preview-error"),
     "This browser cannot show this video (its codec may not be supported here). " +
-      "You can still type the court corners below, in the video's pixels.",
+      "Upload it as it is and the court will be found on the video, or type its corners " +
+      "below, in the video's pixels.",
   );
+  refresh();
 }
 
 function showTime() {
@@ -106,6 +127,7 @@ function applyManualCourt() {
   const court = Object.fromEntries(
     CORNERS.map((name, i) => [name, [numbers[2 * i], numbers[2 * i + 1]]]),
   );
+  proposal.adjust();
   picker.setCourt(court);
   showError(byId("preview-error"), picker.complete ? "" : picker.prompt);
 }
@@ -132,8 +154,8 @@ function warnBeforeLeaving(event) {
 }
 
 async function startUpload() {
-  const court = picker.court();
-  if (!file || !court) return;
+  const court = chosenCourt();
+  if (!file || (!court && !previewFailed)) return;
   showError(uploadError, "");
   progress.value = 0;
   upload = new VideoUpload(file, court, {
@@ -169,7 +191,6 @@ async function cancelUpload() {
   await upload.cancel();
 }
 
-picker.addEventListener("change", refresh);
 byId("file").addEventListener("change", chooseFile);
 video.addEventListener("loadedmetadata", videoReady);
 video.addEventListener("error", videoFailed);
@@ -186,8 +207,16 @@ byId("play-toggle").addEventListener("click", () => {
   if (video.paused || video.ended) video.play().catch(() => {});
   else video.pause();
 });
-byId("undo-corner").addEventListener("click", () => picker.undo());
-byId("reset-corners").addEventListener("click", () => picker.reset());
+/** Undo and Start again take the court out of the proposal's hands. */
+function byHand(change) {
+  if (proposal.state !== State.MANUAL) proposal.adjust();
+  change();
+}
+
+picker.addEventListener("change", refresh);
+proposal.addEventListener("change", refresh);
+byId("undo-corner").addEventListener("click", () => byHand(() => picker.undo()));
+byId("reset-corners").addEventListener("click", () => byHand(() => picker.reset()));
 byId("apply-court").addEventListener("click", applyManualCourt);
 startButton.addEventListener("click", startUpload);
 cancelButton.addEventListener("click", cancelUpload);

@@ -38,7 +38,7 @@ def test_video_analyzer_prefetching_matches_frame_by_frame(clip):
     assert report["summary"]["total_shots"] > 0
     assert len(report["players"]["near"]["positions"]) > 50
     # The file's report also says where its corners came from; the rest is the same.
-    assert report.pop("court_source") == "given" and report.pop("court_confidence") is None
+    assert report["court"].pop("source") == "given" and "confidence" not in report["court"]
     assert report == expected
     assert ahead == one_by_one
 

@@ -121,9 +121,10 @@ def test_analyze_without_court_detects_it_and_finds_the_same_shots(clip, cli_rep
     assert result.returncode == 0, result.stderr
     assert "court detected (confidence " in result.stdout
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["court_source"] == "detected" and report["court_confidence"] > 0.5
-    assert cli_report["court_source"] == "given" and cli_report["court_confidence"] is None
-    for name, corner in report["court"].items():
+    court = report["court"]
+    assert court.pop("source") == "detected" and court.pop("confidence") > 0.5
+    assert cli_report["court"]["source"] == "given" and "confidence" not in cli_report["court"]
+    for name, corner in court.items():
         assert math.dist(corner, clip.corners[name]) < 3.0, name
     # The same hits, by the same players, as with the labelled corners.
     shots = [(s["frame"], s["player"]) for s in report["shots"]]

@@ -19,7 +19,6 @@ from tests.server.test_pages import (
     CHROMIUM,
     CHROMIUM_ARGS,
     CORNERS,
-    click_video_pixel,
     phone_signed_up,
     wait_for,
     watch_errors,
@@ -83,11 +82,25 @@ async def test_capture_and_viewer_pages(aiohttp_server, settings, camera_browser
     await phone.fill("#session-name", "Tuesday training")
     await phone.click("#create-session")
     await wait_for(phone, "document.querySelector('#preview').videoWidth > 0")
-    await phone.click("#freeze-frame")
-    for name in CORNERS:
-        await click_video_pixel(phone, *clip.corners[name])
-    await phone.click("#save-court")
+    # The court is found on the camera's picture and drawn over the preview.
+    await phone.wait_for_selector("#court-accept:not([hidden])", timeout=60_000)
+    shown = await phone.text_content("#court-values")
+    found = [float(v) for v in re.findall(r"\d+(?:\.\d+)?", shown)]
+    expected = [v for name in CORNERS for v in clip.corners[name]]
+    assert found == pytest.approx(expected, abs=10), found
+    assert await phone.is_disabled("#start-stream")
+    # "Looks right" saves it to the session.
+    await phone.click("#court-accept")
     await phone.wait_for_selector("#start-stream:not([disabled])")
+    token = await phone.evaluate("localStorage.getItem('badminton.token')")
+    session_id = phone.url.rsplit("=", 1)[-1]
+    async with aiohttp.ClientSession() as http:
+        async with http.get(
+            server.make_url(f"/api/v1/stream/{session_id}/status"),
+            headers={"Authorization": f"Bearer {token}"},
+        ) as response:
+            saved = (await response.json())["court"]
+    assert [v for name in CORNERS for v in saved[name]] == pytest.approx(found, abs=0.1)
     await phone.click("#start-stream")
     await phone.wait_for_selector("#conn-state[data-state=connected]", timeout=30_000)
 

@@ -19,9 +19,7 @@ from server.app import create_app
 from tests.server.conftest import SignedIn, wait_for_job
 from tests.server.test_live_pages import camera_browser, camera_clip  # noqa: F401 (fixtures)
 from tests.server.test_pages import (
-    CORNERS,
     PHONE,
-    click_video_pixel,
     phone_signed_up,
     wait_for,
     watch_errors,
@@ -62,10 +60,8 @@ async def stream_a_recorded_session(phone, clip) -> str:
     await phone.fill("#session-name", "Thursday doubles")
     await phone.click("#create-session")
     await wait_for(phone, "document.querySelector('#preview').videoWidth > 0")
-    await phone.click("#freeze-frame")
-    for name in CORNERS:
-        await click_video_pixel(phone, *clip.corners[name])
-    await phone.click("#save-court")
+    # The court found on the preview, accepted (which saves it).
+    await phone.click("#court-accept", timeout=60_000)
     await phone.wait_for_selector("#start-stream:not([disabled])")
     await phone.click("#start-stream")
     await phone.wait_for_selector("#conn-state[data-state=connected]", timeout=30_000)

@@ -1,6 +1,7 @@
 """The batch pages in headless Chromium (the system's, driven by Playwright) against a real
-server: register, pick the court on a frame of the video, upload a real clip, watch the
-progress, open the report and see its numbers and heatmaps, on a phone-sized screen."""
+server: register, see the court found on a frame of the video (or tap it), accept it, upload
+a real clip, watch the progress, open the report and see its numbers and heatmaps, on a
+phone-sized screen."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import asyncio
 import re
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from server.app import create_app
+from tests.server.videos import courtless_video
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -62,12 +65,12 @@ async def phone_signed_up(browser, server, email: str, errors: list[str]):
     return page
 
 
-async def click_video_pixel(page, x: float, y: float) -> None:
-    """Taps the preview where the video's own pixel (x, y) is shown (it may be letterboxed)."""
-    box = await page.locator("#preview").bounding_box()
+async def click_video_pixel(page, x: float, y: float, video: str = "#preview") -> None:
+    """Taps the video where its own pixel (x, y) is shown (it may be letterboxed)."""
+    box = await page.locator(video).bounding_box()
     vw, vh = await page.evaluate(
-        "() => [document.querySelector('#preview').videoWidth,"
-        " document.querySelector('#preview').videoHeight]"
+        f"() => [document.querySelector('{video}').videoWidth,"
+        f" document.querySelector('{video}').videoHeight]"
     )
     scale = min(box["width"] / vw, box["height"] / vh)
     left = box["x"] + (box["width"] - vw * scale) / 2
@@ -75,38 +78,62 @@ async def click_video_pixel(page, x: float, y: float) -> None:
     await page.mouse.click(left + x * scale, top + y * scale)
 
 
-async def test_upload_and_report_pages(aiohttp_server, settings, browser, clip, cli_report):
+def shown_corners(text: str) -> list[float]:
+    """The 8 numbers of the corners the page lists (#court-values)."""
+    return [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", text)]
+
+
+async def test_upload_and_report_pages(aiohttp_server, settings, browser, clip):
     server = await aiohttp_server(create_app(settings))
     errors: list[str] = []
     page = await phone_signed_up(browser, server, "coach@example.com", errors)
+    expected = [v for name in CORNERS for v in clip.corners[name]]
 
     await page.goto(str(server.make_url("/static/upload.html")))
     await page.set_input_files("#file", str(clip.video))
-    await wait_for(page, "document.querySelector('#preview').readyState >= 2")
+    # The court is found on a frame of the video and drawn over it, waiting to be confirmed.
+    await page.wait_for_selector("#court-accept:not([hidden])", timeout=60_000)
+    assert "Court found" in await page.text_content("#court-detect-status")
+    found = shown_corners(await page.text_content("#court-values"))
+    assert found == pytest.approx(expected, abs=10), found
+    assert await page.is_disabled("#start-upload")  # not before it is confirmed
+
+    # Tapping stays possible: start again and tap the four corners.
+    await page.click("#reset-corners")
+    assert await page.text_content("#court-values") == ""
     for name in CORNERS:
         await click_video_pixel(page, *clip.corners[name])
-    picked = await page.text_content("#court-values")
-    numbers = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", picked)]
-    expected = [v for name in CORNERS for v in clip.corners[name]]
     # One CSS pixel of the phone screen is ~3 video pixels.
-    assert numbers == pytest.approx(expected, abs=4), picked
-    # The exact corners, typed, so that the report can be compared with the command line's.
-    await page.click("#court-manual-box summary")
-    await page.fill("#court-manual", ",".join(f"{v:g}" for v in expected))
-    await page.click("#apply-court")
+    tapped = shown_corners(await page.text_content("#court-values"))
+    assert tapped == pytest.approx(expected, abs=4), tapped
 
+    # Found once more, accepted as it is, uploaded and analysed.
+    await page.click("#court-detect")
+    await page.wait_for_selector("#court-accept:not([hidden])", timeout=60_000)
+    assert shown_corners(await page.text_content("#court-values")) == found
+    await page.click("#court-accept")
+    assert "accepted" in await page.text_content("#court-detect-status")
     await page.click("#start-upload")
     await page.wait_for_url("**/report.html?job=*", timeout=60_000)
     await page.wait_for_selector("#report", state="visible", timeout=240_000)
 
+    # The page shows the report the server made, with the court the page found.
+    token = await page.evaluate("localStorage.getItem('badminton.token')")
+    job_id = page.url.rsplit("=", 1)[-1]
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession() as http:
+        async with http.get(server.make_url(f"/api/v1/jobs/{job_id}/report"), headers=headers) as r:
+            report = await r.json()
+    assert [v for name in CORNERS for v in report["court"][name]] == pytest.approx(found, abs=0.1)
+    assert report["summary"]["total_shots"] > 0
     total = await page.text_content("#summary-total-shots")
-    assert total.strip() == str(cli_report["summary"]["total_shots"])
+    assert total.strip() == str(report["summary"]["total_shots"])
     rows = await page.locator("#rally-table tbody tr").count()
-    assert rows == len(cli_report["rallies"])
+    assert rows == len(report["rallies"])
     bars = await page.eval_on_selector_all(
         "#shot-chart g[data-type]", "gs => gs.map(g => [g.dataset.type, +g.dataset.count])"
     )
-    distribution = cli_report["summary"]["shot_distribution"]
+    distribution = report["summary"]["shot_distribution"]
     assert {t: n for t, n in bars if n} == distribution
     assert len(bars) == 9  # every shot type has its bar, empty or not
     for heatmap in ("#heatmap-near", "#heatmap-far"):
@@ -125,6 +152,57 @@ async def test_upload_and_report_pages(aiohttp_server, settings, browser, clip, 
     await row.first.wait_for()
     assert await row.count() == 1
     assert await row.first.get_attribute("data-status") == "done"
+    assert errors == []
+
+
+async def test_a_job_that_found_no_court_can_have_it_marked(
+    aiohttp_server, settings, browser, tmp_path
+):
+    server = await aiohttp_server(create_app(settings))
+    errors: list[str] = []
+    page = await phone_signed_up(browser, server, "floor@example.com", errors)
+    token = await page.evaluate("localStorage.getItem('badminton.token')")
+    headers = {"Authorization": f"Bearer {token}"}
+    data = courtless_video(tmp_path / "floor.mp4")
+    async with aiohttp.ClientSession() as http:
+        body = {"filename": "floor.mp4", "content_type": "video/mp4", "size": len(data)}
+        async with http.post(
+            server.make_url("/api/v1/upload/request"), json=body, headers=headers
+        ) as response:
+            ticket = await response.json()
+        async with http.put(
+            ticket["upload_url"], data=data, headers={"Content-Type": "video/mp4"}
+        ) as response:
+            assert response.status == 200
+        confirm = server.make_url(f"/api/v1/upload/confirm/{ticket['job_id']}")
+        async with http.post(confirm, headers=headers) as response:
+            assert response.status == 202
+
+    await page.goto(str(server.make_url(f"/static/report.html?job={ticket['job_id']}")))
+    await page.wait_for_selector("#job-error", state="visible", timeout=120_000)
+    assert "no badminton court found" in await page.text_content("#job-error")
+    # The video opens at once for the corners to be tapped, and the job runs again with them.
+    await page.wait_for_selector("#court-fix[open]")
+    await wait_for(page, "document.querySelector('#court-fix-video').videoWidth > 0")
+    corners = {
+        "far_left": (200, 90),
+        "far_right": (440, 90),
+        "near_right": (600, 330),
+        "near_left": (40, 330),
+    }
+    for name in CORNERS:
+        await click_video_pixel(page, *corners[name], video="#court-fix-video")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.click("#reanalyse:not([disabled])")
+    await page.wait_for_selector("#court-fix", state="hidden")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(
+            server.make_url(f"/api/v1/jobs/{ticket['job_id']}"), headers=headers
+        ) as response:
+            job = await response.json()
+    assert job["status"] in ("queued", "running", "done")
+    for name in CORNERS:
+        assert job["court"][name] == pytest.approx(corners[name], abs=4)
     assert errors == []
 
 
