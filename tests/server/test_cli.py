@@ -22,7 +22,8 @@ def test_writes_report_and_heatmaps(analysed, clip):
     assert report["video"]["frames"] == len(clip.shuttle)
     assert report["video"]["fps"] == pytest.approx(30.0)
     assert (report["video"]["width"], report["video"]["height"]) == (1280, 720)
-    assert set(report["court"]) == {"far_left", "far_right", "near_right", "near_left"}
+    corners = {"far_left", "far_right", "near_right", "near_left"}
+    assert set(report["court"]) == corners | {"source"} and report["court"]["source"] == "given"
     for side in ("near", "far"):
         player = report["players"][side]
         assert player["distance_m"] > 0

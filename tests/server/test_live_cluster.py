@@ -19,13 +19,17 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
+from tests.server import test_upload_lifecycle_s3 as s3_lifecycle
 from tests.server.conftest import SignedIn
 from tests.server.live_client import ClipTrack, LiveClient
 from tests.server.server_process import free_port, spawn_server
 from tests.server.test_live import connect, create_session
+from tests.server.test_recording_pieces import read, until_pieces
 
 FPS = 10
 LOST = "the server holding this session stopped"
+bucket = s3_lifecycle.bucket  # a fresh bucket on moto's S3 server, and a client to it
+bucket_s3 = s3_lifecycle.bucket_s3
 _redis_databases = itertools.count(1)  # one Redis database per test: no node of another
 
 
@@ -382,3 +386,63 @@ async def test_a_node_taken_for_lost_keeps_its_sessions(start_nodes, clip):
     ended = await alice_b.call("POST", f"/api/v1/stream/{session_id}/end")
     assert ended.status == 200 and (await ended.json())["gaps"] == again["gaps"]
     await phone.close()
+
+
+async def test_a_lost_nodes_recording_is_kept_up_to_its_last_piece(
+    start_nodes, clip, moto_endpoint, bucket, bucket_s3
+):
+    """The node holding a recording session dies with its disk: another node marks the
+    session lost and joins the pieces the dead node stored into the session's recording."""
+    settings = {
+        "S3_BUCKET": bucket,
+        "S3_ENDPOINT_URL": moto_endpoint,
+        "AWS_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "RECORDING_FLUSH_S": "1",
+        "PUBLISHER_GRACE_S": "120",
+    }
+    (a,) = await start_nodes(1, **settings)
+    token = await register(a, "coach@example.com")
+    alice_a = On(a, token)
+    session_id = await create_session(alice_a, clip, quality="medium")
+    a, b = await start_nodes(1, **settings)
+    phone = LiveClient(ClipTrack(clip.video, FPS, loop=True))
+    await connect(alice_a, f"/api/v1/stream/{session_id}/offer", phone)
+    recording = await alice_a.call("POST", f"/api/v1/stream/{session_id}/recording/start")
+    assert recording.status == 200, await recording.text()
+    found = await until_pieces(bucket_s3, bucket, "users/", 3)
+    a.process.kill()  # kill -9, and its disk is never read again
+    a.process.wait()
+    await phone.close()
+    # Read before the other node takes the node for lost (3 heartbeats) and joins them.
+    stored = await until_pieces(bucket_s3, bucket, "users/", len(found))
+    joined = b"".join([await read(bucket_s3, bucket, k) for k in sorted(stored)])
+
+    alice_b = On(b, token)
+
+    async def kept() -> list | None:
+        response = await alice_b.call("GET", f"/api/v1/stream/{session_id}/outputs")
+        return (await response.json()).get("recordings") if response.status == 200 else None
+
+    (kept_recording,) = await eventually(kept)
+    assert kept_recording["cut_short"] is True
+    assert (await status_of(alice_b, session_id))["error"] == LOST
+    async with b.http.get(kept_recording["url"]) as response:
+        assert response.status == 200
+        video = await response.read()
+    # Joined from every piece the dead node stored: it plays, as long as they do.
+    frames, duration = _decoded(video)
+    assert frames >= 2 * FPS and abs(kept_recording["duration_s"] - duration) < 0.5
+    assert abs(duration - _decoded(joined)[1]) <= 1 / FPS
+
+
+def _decoded(data: bytes) -> tuple[int, float]:
+    import io
+
+    import av
+
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        times = [float(f.pts * stream.time_base) for f in container.decode(stream)]
+    return len(times), (max(times) - min(times)) if times else 0.0
