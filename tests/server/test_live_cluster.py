@@ -24,6 +24,7 @@ from tests.server.conftest import SignedIn
 from tests.server.live_client import ClipTrack, LiveClient
 from tests.server.server_process import free_port, spawn_server
 from tests.server.test_live import connect, create_session
+from tests.server.test_live_limits import set_up_session
 from tests.server.test_recording_pieces import read, until_pieces
 
 FPS = 10
@@ -238,7 +239,7 @@ async def test_the_cluster_holds_the_sum_of_its_nodes_sessions(start_nodes, clip
     for _ in range(5):
         await create_session(On(a, alice), clip, quality="low")
     # The per-account limit counts the sessions on every node.
-    later = await create_session_unstarted(On(b, alice), clip)
+    later = await set_up_session(On(b, alice), clip)
     refused = await On(a, alice).call("POST", f"/api/v1/stream/{later}/start")
     assert refused.status == 409, await refused.text()
     for _ in range(3):
@@ -246,7 +247,7 @@ async def test_the_cluster_holds_the_sum_of_its_nodes_sessions(start_nodes, clip
 
     # Eight sessions: both nodes are full, whatever node the ninth start reaches.
     for node in (a, b):
-        ninth = await create_session_unstarted(On(node, bob), clip)
+        ninth = await set_up_session(On(node, bob), clip)
         full = await On(node, bob).call("POST", f"/api/v1/stream/{ninth}/start")
         assert full.status == 503, await full.text()
         assert int(full.headers["Retry-After"]) >= 1
@@ -257,18 +258,6 @@ async def test_the_cluster_holds_the_sum_of_its_nodes_sessions(start_nodes, clip
     assert sorted((e["url"], e["capacity"], e["free"]) for e in entries) == sorted(
         [(a.url, 4, 0), (b.url, 4, 0)]
     )
-
-
-async def create_session_unstarted(user: On, clip) -> str:
-    created = await user.call("POST", "/api/v1/stream/create", json={"quality": "low"})
-    session_id = (await created.json())["id"]
-    court = await user.call(
-        "POST",
-        f"/api/v1/stream/{session_id}/setup-court",
-        json={"court": clip.corners, "frame_size": [1280, 720]},
-    )
-    assert court.status == 200, await court.text()
-    return session_id
 
 
 async def test_a_session_goes_on_when_its_node_dies(start_nodes, clip):

@@ -18,9 +18,9 @@ from tests.server.test_live import connect, create_session
 FPS = 10
 
 
-async def set_up_session(user: SignedIn, clip) -> str:
+async def set_up_session(user: SignedIn, clip, quality: str = "medium") -> str:
     """A session with its court, not started."""
-    created = await user.call("POST", "/api/v1/stream/create", json={"quality": "medium"})
+    created = await user.call("POST", "/api/v1/stream/create", json={"quality": quality})
     session_id = (await created.json())["id"]
     court = await user.call(
         "POST",
