@@ -85,6 +85,8 @@ async def _job_gauges(app: web.Application) -> None:
 
 
 def _live_gauges(app: web.Application) -> None:
+    if STREAMS not in app:  # a job worker: no live sessions
+        return
     streams, settings = app[STREAMS], app[SETTINGS]
     metrics.LIVE_SESSIONS.set(len(streams.live))
     metrics.LIVE_LIMIT.set(settings.live_session_limit)

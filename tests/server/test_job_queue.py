@@ -21,6 +21,7 @@ from server.db import Database
 from server.models import Job
 from tests.server.conftest import SignedIn, sign_up, wait_for_job
 from tests.server.job_cluster import Cluster, alive, children, fresh_database, fresh_redis
+from tests.server.server_process import free_port
 from tests.server.test_job_restart import wait_until_analysing
 from tests.server.test_uploads import comparable, upload_single
 
@@ -102,7 +103,8 @@ async def test_an_upload_through_one_node_is_analysed_by_a_worker_and_read_throu
 ):
     url_a = await cluster.node()  # migrates the fresh database first
     url_b = await cluster.node()
-    worker = cluster.worker(JOB_WORKERS="1")
+    metrics_port = free_port()
+    worker = cluster.worker(JOB_WORKERS="1", METRICS_TOKEN="scrape", PORT=str(metrics_port))
     async with aiohttp.ClientSession(url_a) as a, aiohttp.ClientSession(url_b) as b:
         alice = await sign_up(a, "alice@example.com")
         job_id = await start_job(alice, clip)
@@ -116,6 +118,15 @@ async def test_an_upload_through_one_node_is_analysed_by_a_worker_and_read_throu
     assert f"job {job_id}: done" in cluster.log(worker)
     row = await job_row(cluster.env, job_id)
     assert row is not None and row.attempts == 1
+    # The worker's own /metrics counts the job it ran, and the cluster's job states.
+    async with aiohttp.ClientSession() as http:
+        scraped = await http.get(
+            f"http://127.0.0.1:{metrics_port}/metrics", headers={"Authorization": "Bearer scrape"}
+        )
+        assert scraped.status == 200
+        text = await scraped.text()
+    assert 'badminton_job_duration_seconds_count{outcome="done"} 1.0' in text
+    assert 'badminton_jobs{state="done"} 1.0' in text
 
 
 async def test_a_worker_killed_mid_job_hands_it_to_the_other(cluster, clip, cli_report):
