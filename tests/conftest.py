@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.server.server_process import free_port
 from tools.dataset import data_dir
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -46,7 +47,6 @@ def postgres_url():
     here from the installed binaries (as the postgres user when running as root)."""
     import glob
     import shutil
-    import socket
     import subprocess
     import tempfile
     import time
@@ -63,9 +63,7 @@ def postgres_url():
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root
         as_user = ["runuser", "-u", "postgres", "--"]
         shutil.chown(root, "postgres")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     data = root / "data"
     subprocess.run(
         [*as_user, str(bin_dir / "initdb"), "-D", str(data), "-U", "test", "--auth=trust"],
@@ -136,9 +134,7 @@ def redis_url():
     binary = shutil.which("redis-server")
     require(binary is not None, "redis-server (Debian package redis-server)")
     root = Path(tempfile.mkdtemp(prefix="badminton-redis-"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     log = open(root / "server.log", "wb")  # noqa: SIM115  (open while the server runs)
     server = subprocess.Popen(
         [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -60,3 +61,15 @@ def wait_ready(server: subprocess.Popen, port: int, log_path: Path, timeout: flo
             pass
         time.sleep(0.2)
     raise AssertionError(f"the server was not ready within {timeout} s:\n{log_path.read_text()}")
+
+
+async def started(
+    folder: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, int, Path]:
+    """A server started on a free port with its data in `folder` (created) and `env`, once
+    it is ready: the process, its port and its log."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    server, log_path = spawn_server(folder, port, env)
+    await asyncio.to_thread(wait_ready, server, port, log_path)
+    return server, port, log_path

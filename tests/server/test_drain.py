@@ -14,18 +14,11 @@ import aiohttp
 
 from tests.server.conftest import SignedIn, sign_up
 from tests.server.live_client import ClipTrack, LiveClient
-from tests.server.server_process import free_port, spawn_server, wait_ready
+from tests.server.server_process import started
 from tests.server.test_live import FPS, connect, create_session
 from tests.server.test_uploads import upload_single
 
 INTERRUPTED = "the server stopped while the analysis ran"
-
-
-async def started(folder: Path, env: dict[str, str]) -> tuple[subprocess.Popen, int, Path]:
-    port = free_port()
-    server, log_path = spawn_server(folder, port, env)
-    await asyncio.to_thread(wait_ready, server, port, log_path)
-    return server, port, log_path
 
 
 async def exited(server: subprocess.Popen, log_path: Path, timeout: float = 120) -> int:

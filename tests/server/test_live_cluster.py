@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from tests.server import test_upload_lifecycle_s3 as s3_lifecycle
 from tests.server.conftest import SignedIn
 from tests.server.live_client import ClipTrack, LiveClient
-from tests.server.server_process import free_port, spawn_server
+from tests.server.server_process import started
 from tests.server.test_live import connect, create_session
 from tests.server.test_live_limits import set_up_session
 from tests.server.test_recording_pieces import read, until_pieces
@@ -68,14 +68,9 @@ async def start_nodes(tmp_path, postgres_url, redis_url):
             **settings,
         }
         for _ in range(count):  # one after the other: the first one runs the migrations
-            port = free_port()
-            folder = tmp_path / f"node{len(nodes)}"
-            folder.mkdir()
-            process, log = spawn_server(folder, port, env)
+            process, port, log = await started(tmp_path / f"node{len(nodes)}", env)
             url = f"http://127.0.0.1:{port}"
-            node = Node(url, process, log, aiohttp.ClientSession(), redis_db)
-            nodes.append(node)
-            await wait_serving(node)
+            nodes.append(Node(url, process, log, aiohttp.ClientSession(), redis_db))
         return nodes
 
     yield start
@@ -89,19 +84,6 @@ async def start_nodes(tmp_path, postgres_url, redis_url):
             node.process.kill()
         await node.http.close()
     await redis.aclose()
-
-
-async def wait_serving(node: Node) -> None:
-    for _ in range(1200):
-        assert node.process.poll() is None, node.log_text()
-        try:
-            async with node.http.get(node.url + "/api/v1/health") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"node {node.url} did not start:\n{node.log_text()}")
 
 
 class On(SignedIn):

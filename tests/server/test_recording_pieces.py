@@ -12,7 +12,6 @@ import shutil
 import signal
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -22,9 +21,9 @@ from server.context import DB, STREAMS
 from server.live.recorder import KEYFRAME_INTERVAL_S
 from server.live.recording_pieces import pieces_prefix
 from server.models import StorageCleanup, StreamSession
+from tests.server import server_process
 from tests.server import test_upload_lifecycle_s3 as s3_lifecycle
 from tests.server.conftest import sign_up
-from tests.server.server_process import free_port, spawn_server
 from tests.server.test_live import connect, create_session
 from tests.server.test_live_recording import fetch, wait_until
 from tests.server.test_recording_codecs import FPS, decoded, publisher
@@ -128,7 +127,8 @@ async def test_a_killed_server_keeps_the_recording_up_to_the_last_flush(
     first = second = None
     try:
         async with aiohttp.ClientSession() as http:
-            first, url = await start_server(http, tmp_path / "node-a", env)
+            first, port, _ = await server_process.started(tmp_path / "node-a", env)
+            url = f"http://127.0.0.1:{port}"
             api = Api(http, url)
             await api.sign_up("alice@example.com")
             session = await api.call("POST", "/api/v1/stream/create", {"quality": "medium"})
@@ -155,7 +155,8 @@ async def test_a_killed_server_keeps_the_recording_up_to_the_last_flush(
 
             # Another machine (no disk of the first) starts against the same database and
             # bucket: the session ends with its recording joined from the pieces.
-            second, url = await start_server(http, tmp_path / "node-b", env)
+            second, port, _ = await server_process.started(tmp_path / "node-b", env)
+            url = f"http://127.0.0.1:{port}"
             api.url = url
             status = await api.call("GET", f"{base}/status")
             assert status["status"] == "ended"
@@ -182,23 +183,6 @@ async def test_a_killed_server_keeps_the_recording_up_to_the_last_flush(
     assert frames >= 4 * FPS and abs(duration - stored_at_kill) <= 1 / FPS
     # Lost: at most the flush period and the fragment being written (plus start-up).
     assert streamed - duration < flush_s + 2 * KEYFRAME_INTERVAL_S + 2.0
-
-
-async def start_server(http: aiohttp.ClientSession, folder: Path, env: dict[str, str]):
-    folder.mkdir()
-    server, log_path = spawn_server(folder, free_port(), env)
-    url = f"http://127.0.0.1:{server.args[-1]}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert server.poll() is None, log_path.read_text()
-        try:
-            async with http.get(f"{url}/api/v1/health") as response:
-                if response.status == 200:
-                    return server, url
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"the server did not start: {log_path.read_text()}")
 
 
 async def until_pieces(s3, bucket_name: str, prefix: str, count: int) -> list[str]:
