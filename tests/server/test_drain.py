@@ -39,11 +39,22 @@ async def until_not_ready(http: aiohttp.ClientSession) -> dict:
     raise AssertionError("still ready after SIGTERM")
 
 
-async def queued_job(alice: SignedIn, clip) -> str:
-    ticket = await upload_single(alice, clip.video.read_bytes(), court=clip.corners)
+async def queued_job(alice: SignedIn, clip, video: Path | None = None) -> str:
+    data = (video or clip.video).read_bytes()
+    ticket = await upload_single(alice, data, court=clip.corners)
     confirm = await alice.call("POST", f"/api/v1/upload/confirm/{ticket['job_id']}")
     assert confirm.status == 202, await confirm.text()
     return ticket["job_id"]
+
+
+def looped(video: Path, times: int, out: Path) -> Path:
+    """The video played `times` times over, in one file (streams copied, not re-encoded)."""
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-stream_loop", str(times - 1), "-i", str(video)]
+        + ["-c", "copy", "-y", str(out)],
+        check=True,
+    )
+    return out
 
 
 async def job_after_restart(folder: Path, token: str, job_id: str) -> dict:
@@ -111,7 +122,8 @@ async def test_at_the_drain_timeout_sessions_end_and_running_jobs_go_back(tmp_pa
     try:
         async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
             alice = await sign_up(http, "alice@example.com")
-            job_id = await queued_job(alice, clip)
+            # A job far longer than the drain timeout on any machine.
+            job_id = await queued_job(alice, clip, looped(clip.video, 8, tmp_path / "long.mp4"))
             session_id = await create_session(alice, clip)
             await connect(alice, f"/api/v1/stream/{session_id}/offer", publisher)
             for _ in range(600):
