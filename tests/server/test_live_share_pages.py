@@ -5,11 +5,14 @@ opens it, the session's recording plays and a shot seeks it at its place in the 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from tests.server.test_live_shares import ended_live_session
-from tests.server.test_pages import wait_for, watch_errors
-from tests.server.test_share_pages import SCREENS, signed_in_page
+from tests.server.test_pages import wait_for
+from tests.server.test_share_pages import (
+    SCREENS,
+    downloaded_shots,
+    opened_share_link,
+    signed_in_page,
+)
 
 SEEK_LEAD_S = 0.5  # the pages start a shot this much before its hit
 
@@ -36,23 +39,10 @@ async def test_live_share_link_plays_the_recording_and_is_revoked(client, alice,
         await page.wait_for_selector("#report", state="visible", timeout=60_000)
 
         # The owner's CSV of the session, from the report page.
-        async with page.expect_download() as download_info:
-            await page.click("#download-shots")
-        download = await download_info.value
-        assert download.suggested_filename == "Friday singles-shots.csv"
-        assert Path(await download.path()).read_bytes().decode() == csv_text
-
-        await page.click("#make-share")
-        item = page.locator("#share-list .share-item")
-        await item.first.wait_for()
-        url = await item.first.locator("input.share-url").input_value()
-        assert url.startswith(str(client.make_url("/static/shared.html#")))
+        assert await downloaded_shots(page) == ("Friday singles-shots.csv", csv_text)
 
         # A browser that has never signed in: the report, read-only.
-        coach_context = await browser.new_context(**SCREENS[screen])
-        coach = await coach_context.new_page()
-        watch_errors(coach, errors)
-        await coach.goto(url)
+        coach = await opened_share_link(page, browser, client, screen, errors)
         await coach.wait_for_selector("#report", state="visible", timeout=30_000)
         assert (await coach.text_content("#report-title")) == "Friday singles"
         total = await coach.text_content("#summary-total-shots")
@@ -84,12 +74,12 @@ async def test_live_share_link_plays_the_recording_and_is_revoked(client, alice,
         )
 
         # Revoked on the report page: the shared page says so and shows nothing.
-        await item.first.locator(".share-revoke").click()
+        await page.locator("#share-list .share-item .share-revoke").first.click()
         await wait_for(page, "document.querySelectorAll('#share-list .share-item').length === 0")
         await coach.reload()
         await coach.wait_for_selector("#report-error", state="visible")
         assert "revoked" in await coach.text_content("#report-error")
         assert await coach.is_hidden("#report")
-        await coach_context.close()
+        await coach.context.close()
         await page.context.close()
     assert errors == []

@@ -46,6 +46,29 @@ async def asked(questions: list[str], count: int) -> None:
     raise AssertionError(f"the page asked {len(questions)} questions, not {count}")
 
 
+async def downloaded_shots(page) -> tuple[str, str]:
+    """Clicks the report page's CSV button: the file's name and text."""
+    async with page.expect_download() as download_info:
+        await page.click("#download-shots")
+    download = await download_info.value
+    return download.suggested_filename, Path(await download.path()).read_bytes().decode()
+
+
+async def opened_share_link(page, browser, client, screen: str, errors: list[str]):
+    """Makes a share link on the report page and opens it in a browser that has never
+    signed in; that browser's page."""
+    await page.click("#make-share")
+    item = page.locator("#share-list .share-item")
+    await item.first.wait_for()
+    url = await item.first.locator("input.share-url").input_value()
+    assert url.startswith(str(client.make_url("/static/shared.html#")))
+    coach_context = await browser.new_context(**SCREENS[screen], accept_downloads=True)
+    coach = await coach_context.new_page()
+    watch_errors(coach, errors)
+    await coach.goto(url)
+    return coach
+
+
 @pytest.mark.parametrize("screen", sorted(SCREENS))
 async def test_share_link_and_csv_from_the_report_page(client, alice, browser, clip, screen):
     job = await analysed_job(alice, clip)
@@ -57,22 +80,10 @@ async def test_share_link_and_csv_from_the_report_page(client, alice, browser, c
     await page.wait_for_selector("#report", state="visible", timeout=60_000)
 
     # The shots as a CSV file named after the video.
-    async with page.expect_download() as download_info:
-        await page.click("#download-shots")
-    download = await download_info.value
-    assert download.suggested_filename == "match-shots.csv"
-    assert Path(await download.path()).read_bytes().decode() == csv_text
+    assert await downloaded_shots(page) == ("match-shots.csv", csv_text)
 
     # A share link, opened in a browser that has never signed in.
-    await page.click("#make-share")
-    item = page.locator("#share-list .share-item")
-    await item.first.wait_for()
-    url = await item.first.locator("input.share-url").input_value()
-    assert url.startswith(str(client.make_url("/static/shared.html#")))
-    coach_context = await browser.new_context(**SCREENS[screen], accept_downloads=True)
-    coach = await coach_context.new_page()
-    watch_errors(coach, errors)
-    await coach.goto(url)
+    coach = await opened_share_link(page, browser, client, screen, errors)
     await coach.wait_for_selector("#report", state="visible", timeout=30_000)
     assert (await coach.text_content("#report-title")) == "match.mp4"
     total = await coach.text_content("#summary-total-shots")
@@ -101,7 +112,7 @@ async def test_share_link_and_csv_from_the_report_page(client, alice, browser, c
     assert Path(await shared_csv.path()).read_bytes().decode() == csv_text
 
     # Revoked on the report page: the shared page no longer opens.
-    await item.first.locator(".share-revoke").click()
+    await page.locator("#share-list .share-item .share-revoke").first.click()
     await wait_for(page, "document.querySelectorAll('#share-list .share-item').length === 0")
     await coach.reload()
     await coach.wait_for_selector("#report-error", state="visible")
