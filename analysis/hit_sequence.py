@@ -12,8 +12,9 @@ closer than `min_gap_s` cannot both be. A rally opens with a serve, and the laws
 server and receiver standing still until it is struck: opening one with a hit when either
 player moved more than STILL_M just before costs `moving_start_penalty` (it is a return of a
 missed serve; a weaker candidate before it may be the serve). The best sequence, the one
-worth most, is found by dynamic programming over the candidates in time order (Viterbi): a candidate's best score as
-the latest hit, per player, is its worth plus the best score it can follow.
+worth most, is found by dynamic programming over the candidates in time order (Viterbi): a
+candidate's best score as the latest hit, per player, is its worth plus the best score it
+can follow.
 
 Online, candidates arrive in time order and `path()` is the best sequence so far; a later
 candidate may still change it (drop a hit, add one, give one to the other player). `commit`

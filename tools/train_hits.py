@@ -27,9 +27,9 @@ from analysis.court import Court
 from analysis.hit_features import FEATURE_NAMES, PlayerShape, moment_features
 from analysis.hit_sequence import Candidate, PickerParams, choose_hits, find_candidates
 from analysis.hits import net_row
-from analysis.shot_features import moved_before
 from analysis.model import BoostedTrees
 from analysis.pose import Pose
+from analysis.shot_features import moved_before
 from tools.cache import CACHE_ROOT, code_digest, key_of, library_versions
 from tools.dataset import Clip
 from tools.export_model import export_boosted
