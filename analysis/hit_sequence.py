@@ -8,9 +8,13 @@ player is worth
 
 with q the hitter model's probability that the near player hit. Two hits in a row by the same
 player within a rally cost `same_player_penalty` (a hit between them was missed), and hits
-closer than `min_gap_s` cannot both be. The best sequence, the one worth most, is found by
-dynamic programming over the candidates in time order (Viterbi): a candidate's best score as
-the latest hit, per player, is its worth plus the best score it can follow.
+closer than `min_gap_s` cannot both be. A rally opens with a serve, and the laws keep both
+server and receiver standing still until it is struck: opening one with a hit when either
+player moved more than STILL_M just before costs `moving_start_penalty` (it is a return of a
+missed serve; a weaker candidate before it may be the serve). The best sequence, the one
+worth most, is found by dynamic programming over the candidates in time order (Viterbi): a
+candidate's best score as the latest hit, per player, is its worth plus the best score it
+can follow.
 
 Online, candidates arrive in time order and `path()` is the best sequence so far; a later
 candidate may still change it (drop a hit, add one, give one to the other player). `commit`
@@ -24,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import numpy as np
+
+from analysis.shot_features import STILL_M
 
 PLAYERS = ("near", "far")
 T = TypeVar("T")
@@ -44,6 +50,7 @@ class SequenceParams:
     hitter_weight: float = 0.5  # the hitter model is overconfident: its log-odds count half
     min_gap_s: float = 0.3  # the shortest time between two hits of a rally (a net exchange)
     rally_gap_s: float = 3.0  # no hit for this long: a new rally, turns start afresh
+    moving_start_penalty: float = 0.0  # log-odds: a rally opened by a player on the move
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,7 @@ class PickerParams:
     hitter_weight: float = 0.5
     min_gap_s: float = 0.3
     rally_gap_s: float = 3.0
+    moving_start_penalty: float = 0.0
 
     @property
     def reach_s(self) -> float:
@@ -76,6 +84,7 @@ class PickerParams:
             self.hitter_weight,
             self.min_gap_s,
             self.rally_gap_s,
+            self.moving_start_penalty,
         )
 
     def to_json(self) -> dict:
@@ -85,6 +94,7 @@ class PickerParams:
             "hitter_weight": self.hitter_weight,
             "min_gap_s": self.min_gap_s,
             "rally_gap_s": self.rally_gap_s,
+            "moving_start_penalty": self.moving_start_penalty,
         }
 
     @classmethod
@@ -95,6 +105,7 @@ class PickerParams:
             float(data["hitter_weight"]),
             float(data["min_gap_s"]),
             float(data["rally_gap_s"]),
+            float(data.get("moving_start_penalty", 0.0)),
         )
 
 
@@ -104,6 +115,8 @@ class Candidate(Generic[T]):
     proba: float  # that a hit happened here
     p_near: float  # that the near player hit, if it was a hit
     item: T  # what the caller wants back with a chosen hit
+    # Metres the near and far player moved in the half second before (NaN: not known).
+    moved: tuple[float, float] = (math.nan, math.nan)
 
 
 @dataclass(frozen=True)
@@ -162,11 +175,12 @@ class HitSequence(Generic[T]):
             return []
         times = np.array([c.time for c in cands])
         worth = self._worth(cands)
+        opening = self._opening(cands)
         best = np.full((n, 2), -np.inf)
         back = np.full((n, 2, 2), -1, dtype=np.int64)  # (candidate, player) followed
         for i in range(n):
             for a in range(2):
-                start = self._after_anchor(times[i], a)
+                start = self._after_anchor(times[i], a, opening[i])
                 if start is None:
                     continue  # too close to the last committed hit
                 value, origin = start, (-1, -1)
@@ -176,6 +190,7 @@ class HitSequence(Generic[T]):
                     follow = best[earlier].copy()  # (m, 2)
                     within = gap <= p.rally_gap_s
                     follow[within, a] -= p.same_player_penalty
+                    follow[~within] += opening[i]
                     k = int(np.argmax(follow.max(axis=1)))
                     c = int(np.argmax(follow[k]))
                     if follow[k, c] > value:
@@ -203,16 +218,26 @@ class HitSequence(Generic[T]):
             axis=1,
         )
 
-    def _after_anchor(self, time: float, player: int) -> float | None:
-        """What following the last committed hit costs (None: not allowed)."""
+    def _opening(self, cands: list[Candidate[T]]) -> np.ndarray:
+        """(n,): what opening a rally with each candidate is worth: 0 when both players stood
+        still (or are not known), less when either was on the move."""
+        moved = np.array([c.moved for c in cands], dtype=np.float64).reshape(-1, 2)
+        on_the_move = (moved > STILL_M).any(axis=1)
+        return np.where(on_the_move, -self.params.moving_start_penalty, 0.0)
+
+    def _after_anchor(self, time: float, player: int, opening: float) -> float | None:
+        """What following the last committed hit costs (None: not allowed); `opening`: what
+        opening a rally with this hit costs."""
         anchor = self._anchor
         if anchor is None:
-            return 0.0
+            return opening
         gap = time - anchor.candidate.time
         if gap < self.params.min_gap_s - 1e-6:
             return None
+        if gap > self.params.rally_gap_s:
+            return opening
         same = PLAYERS[player] == anchor.player
-        return -self.params.same_player_penalty if same and gap <= self.params.rally_gap_s else 0.0
+        return -self.params.same_player_penalty if same else 0.0
 
 
 def _logit(p: float) -> float:
@@ -228,6 +253,7 @@ class Sample(Generic[T]):
     proba: float
     p_near: float
     item: T
+    moved: tuple[float, float] = (math.nan, math.nan)  # as `Candidate.moved`
 
 
 class HitPicker(Generic[T]):
@@ -287,7 +313,9 @@ class HitPicker(Generic[T]):
         )
         for i in _peaks(times, proba, self.params.min_gap_s / 2, self._checked, ready):
             s = samples[i]
-            self._sequence.add(Candidate(s.time, float(proba[i]), float(p_near[i]), s.item))
+            self._sequence.add(
+                Candidate(s.time, float(proba[i]), float(p_near[i]), s.item, s.moved)
+            )
         self._checked = ready
 
     def _forget(self, newest: float) -> None:
@@ -302,16 +330,27 @@ class HitPicker(Generic[T]):
 
 
 def find_candidates(
-    times: np.ndarray, proba: np.ndarray, p_near: np.ndarray, params: PickerParams
+    times: np.ndarray,
+    proba: np.ndarray,
+    p_near: np.ndarray,
+    params: PickerParams,
+    moved: np.ndarray | None = None,
 ) -> list[Candidate[int]]:
-    """The candidates of a whole track, as `HitPicker` finds them (items: sample indices)."""
+    """The candidates of a whole track, as `HitPicker` finds them (items: sample indices);
+    `moved` (N, 2): as `Sample.moved` per sample."""
     if len(times) == 0:
         return []
     proba, p_near = _smoothed(times, proba, p_near)
+    if moved is None:
+        moved = np.full((len(times), 2), np.nan)
     return [
-        Candidate(float(times[i]), float(proba[i]), float(p_near[i]), i)
+        Candidate(float(times[i]), float(proba[i]), float(p_near[i]), i, _pair(moved[i]))
         for i in _peaks(times, proba, params.min_gap_s / 2, 0, len(times))
     ]
+
+
+def _pair(values: np.ndarray) -> tuple[float, float]:
+    return float(values[0]), float(values[1])
 
 
 def choose_hits(
@@ -339,10 +378,14 @@ def choose_hits(
 
 
 def pick_hits(
-    times: np.ndarray, proba: np.ndarray, p_near: np.ndarray, params: PickerParams
+    times: np.ndarray,
+    proba: np.ndarray,
+    p_near: np.ndarray,
+    params: PickerParams,
+    moved: np.ndarray | None = None,
 ) -> list[tuple[int, str, float]]:
     """The hits of a whole track: (sample index, player, smoothed probability)."""
-    return choose_hits(times, find_candidates(times, proba, p_near, params), params)
+    return choose_hits(times, find_candidates(times, proba, p_near, params, moved), params)
 
 
 def _rolling_intervals(times: np.ndarray) -> list[float | None]:

@@ -19,12 +19,14 @@ import numpy as np
 
 from analysis.court import COURT_WIDTH, NET_Y, Court
 from analysis.hit_features import SCALES_S, PlayerShape, moment_features
-from analysis.hit_sequence import Chosen, HitPicker, PickerParams, Sample
+from analysis.hit_sequence import PLAYERS, Chosen, HitPicker, PickerParams, Sample
 from analysis.players import PlayerObservation
 from analysis.pose import Pose
+from analysis.shot_features import moved_before
 from analysis.shuttle import ShuttlePoint
 from analysis.trained import TrainedModels
 
+SIDES = PLAYERS  # ("near", "far"), in the order of `Sample.moved`
 LOOKAHEAD_S = max(SCALES_S)  # track needed after a moment before it can be scored
 HISTORY_S = 8.0  # track and poses kept: the look-back, and a shot's flight after it
 # How far hit decisions lag the shuttle track: the track after a moment, then the moments
@@ -123,9 +125,12 @@ class HitDetector:
         feats = np.stack([self._features(times, xy, samples[i].players, i) for i in pending])
         proba = self._hit_model.predict_proba(feats)[:, 1]
         p_near = self._hitter_model.predict_proba(feats)[:, 1]
+        positions = {side: self.positions(side) for side in SIDES}
         for i, f, p, q in zip(pending, feats, proba, p_near):
             samples[i].features = f
-            self._picker.add(Sample(samples[i].time, float(p), float(q), samples[i]))
+            t = samples[i].time
+            moved = tuple(moved_before(*positions[side], t) for side in SIDES)
+            self._picker.add(Sample(t, float(p), float(q), samples[i], moved))
         self._scored = pending[-1] + 1
 
     def _update(self, final: bool) -> HitUpdate:

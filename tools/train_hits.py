@@ -29,6 +29,7 @@ from analysis.hit_sequence import Candidate, PickerParams, choose_hits, find_can
 from analysis.hits import net_row
 from analysis.model import BoostedTrees
 from analysis.pose import Pose
+from analysis.shot_features import moved_before
 from tools.cache import CACHE_ROOT, code_digest, key_of, library_versions
 from tools.dataset import Clip
 from tools.export_model import export_boosted
@@ -45,6 +46,7 @@ SIDES = ("near", "far")
 THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
 SAME_PLAYER_PENALTIES = (0.8, 1.7, 3.0)
 HITTER_WEIGHTS = (0.3, 0.5, 1.0)
+MOVING_START_PENALTIES = (0.0, 1.5, 3.0)
 
 
 def shapes_at(track: dict, frame: int) -> dict[str, PlayerShape | None]:
@@ -74,6 +76,7 @@ class HitSamples:
     times: np.ndarray  # (n,) seconds
     frames: np.ndarray  # (n,) frame numbers in the file
     fps: float  # of the file
+    moved: np.ndarray  # (n, 2) metres the near and far player moved in the half second before
 
 
 def clip_samples(clip: Clip, rate: Rate = None) -> HitSamples:
@@ -93,7 +96,19 @@ def clip_samples(clip: Clip, rate: Rate = None) -> HitSamples:
     for stroke in clip.strokes:
         y[np.abs(times - track["times"][stroke.frame]) <= POSITIVE_RADIUS_S] = 1
     fps = (len(track["times"]) - 1) / (track["times"][-1] - track["times"][0])
-    return HitSamples(x, y, times, frames, float(fps))
+    return HitSamples(x, y, times, frames, float(fps), moved_at(track, times))
+
+
+def moved_at(track: dict, times: np.ndarray) -> np.ndarray:
+    """(n, 2): metres each player moved in the half second before each time, from the
+    positions of the posed frames (as the detector has them)."""
+    posed = track["posed"]
+    out = np.full((len(times), len(SIDES)), np.nan)
+    for k, side in enumerate(SIDES):
+        where = posed & ~np.isnan(track[f"{side}_court_xy"][:, 0])
+        pose_times, court_xy = track["times"][where], track[f"{side}_court_xy"][where]
+        out[:, k] = [moved_before(pose_times, court_xy, float(t)) for t in times]
+    return out
 
 
 def hitter_samples(clip: Clip, samples: HitSamples) -> tuple[np.ndarray, np.ndarray]:
@@ -178,12 +193,16 @@ def choose_picker(
     and the other settings shared (the best sum of the rates' F1)."""
     base = PickerParams()
     candidates: dict[tuple[str, Rate], list[Candidate[int]]] = {
-        (c.key, r): find_candidates(data[c.key, r].times, *probas[c.key, r], base)
+        (c.key, r): find_candidates(
+            data[c.key, r].times, *probas[c.key, r], base, data[c.key, r].moved
+        )
         for c in clips
         for r in rates
     }
     best: tuple[float, PickerParams] | None = None
-    for penalty, weight in itertools.product(SAME_PLAYER_PENALTIES, HITTER_WEIGHTS):
+    for penalty, weight, opening in itertools.product(
+        SAME_PLAYER_PENALTIES, HITTER_WEIGHTS, MOVING_START_PENALTIES
+    ):
         thresholds, total = [], 0.0
         for r in rates:
             interval = 1 / 30 if r is None else 1 / r
@@ -194,6 +213,7 @@ def choose_picker(
                     thresholds=((interval, threshold),),
                     same_player_penalty=penalty,
                     hitter_weight=weight,
+                    moving_start_penalty=opening,
                 )
                 counts = Counts(0, 0, 0)
                 for c in clips:
@@ -209,6 +229,7 @@ def choose_picker(
             thresholds=tuple(sorted(thresholds)),
             same_player_penalty=penalty,
             hitter_weight=weight,
+            moving_start_penalty=opening,
         )
         if best is None or total > best[0]:
             best = (total, params)
@@ -235,7 +256,7 @@ def _outer_fold(args) -> FoldResult:
         for r in rates:
             samples = data[c.key, r]
             probas[c.key, r] = predict(models, samples)
-            found = find_candidates(samples.times, *probas[c.key, r], params)
+            found = find_candidates(samples.times, *probas[c.key, r], params, samples.moved)
             hits = choose_hits(samples.times, found, params)
             for tolerance in (3, 6):
                 counts[c.key, r, tolerance] = score_hits(c, samples, hits, tolerance / 30)
@@ -254,7 +275,7 @@ def export_both(models) -> tuple[BoostedTrees, BoostedTrees]:
 
 def _digest(samples: HitSamples) -> str:
     digest = hashlib.sha256()
-    for array in (samples.x, samples.y, samples.times, samples.frames):
+    for array in (samples.x, samples.y, samples.times, samples.frames, samples.moved):
         digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()
 

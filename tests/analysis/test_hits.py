@@ -3,6 +3,8 @@ giving what a whole-track pass gives."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -89,6 +91,70 @@ def test_candidates_must_come_in_time_order():
         sequence.add(Candidate(0.5, 0.9, 0.5, 1))
 
 
+def test_a_rally_opened_on_the_move_takes_the_missed_serve_before_it():
+    """The server stands still until the serve; a first hit by a player who ran to it is a
+    return, so a weak candidate of the other, still player before it was the serve."""
+    serve = Candidate(0.0, 0.15, 0.2, 0, moved=(math.nan, 0.05))  # far player, still
+    ret = Candidate(0.8, 0.9, 0.9, 1, moved=(0.8, 0.1))  # near player, on the move
+
+    def path(penalty: float) -> list[tuple[int, str]]:
+        sequence: HitSequence[int] = HitSequence(SequenceParams(moving_start_penalty=penalty))
+        sequence.add(serve)
+        sequence.add(ret)
+        return [(c.candidate.item, c.player) for c in sequence.path()]
+
+    assert path(0.0) == [(1, "near")]  # alone, 0.15 is under the threshold
+    assert path(2.0) == [(0, "far"), (1, "near")]
+
+
+def test_the_receiver_on_the_move_makes_no_serve_either():
+    """Server and receiver both stand still until the serve: giving the hit to the player who
+    stood still does not make it one (the hitter model's guess stands)."""
+    sequence: HitSequence[int] = HitSequence(SequenceParams(moving_start_penalty=2.0))
+    sequence.add(Candidate(0.0, 0.99, 0.6, 0, moved=(0.8, 0.0)))
+    assert [c.player for c in sequence.path()] == ["near"]
+
+
+def test_a_lone_hit_on_the_move_after_a_long_blind_spot_opens_no_rally():
+    """Hits of a rally missed while the shuttle was lost leave a long pause; a weak hit after
+    it, with the players running, is no serve: it opens no second rally."""
+    sequence: HitSequence[int] = HitSequence(SequenceParams(moving_start_penalty=2.0))
+    sequence.add(Candidate(0.0, 0.9, 0.9, 0, moved=(0.0, 0.0)))
+    sequence.add(Candidate(0.7, 0.9, 0.1, 1, moved=(0.5, 0.6)))
+    sequence.add(Candidate(4.0, 0.5, 0.1, 2, moved=(0.8, math.nan)))
+    assert [c.candidate.item for c in sequence.path()] == [0, 1]
+    # Without the rule it opens a rally of its own.
+    sequence.set_params(SequenceParams())
+    assert [c.candidate.item for c in sequence.path()] == [0, 1, 2]
+
+
+def test_a_still_opening_or_one_not_known_costs_nothing():
+    for moved in [(0.1, 0.1), (math.nan, math.nan)]:
+        sequence: HitSequence[int] = HitSequence(SequenceParams(moving_start_penalty=5.0))
+        sequence.add(Candidate(0.0, 0.15, 0.2, 0, moved=(0.0, 0.0)))
+        sequence.add(Candidate(0.8, 0.9, 0.9, 1, moved=moved))
+        assert [c.candidate.item for c in sequence.path()] == [1]
+
+
+def test_a_rally_after_a_long_pause_is_opened_again():
+    """After `rally_gap_s` without a hit a new rally opens: on the move, it pays again, also
+    after a committed hit."""
+    params = SequenceParams(moving_start_penalty=2.0)
+    sequence: HitSequence[int] = HitSequence(params)
+    sequence.add(Candidate(0.0, 0.9, 0.9, 0, moved=(0.0, 0.0)))
+    assert [c.candidate.item for c in sequence.commit(before=1.0)] == [0]
+    sequence.add(Candidate(10.0, 0.15, 0.2, 1, moved=(0.0, 0.0)))
+    sequence.add(Candidate(10.8, 0.9, 0.9, 2, moved=(0.8, 0.1)))
+    assert [(c.candidate.item, c.player) for c in sequence.path()] == [(1, "far"), (2, "near")]
+    # Within the rally (after the committed hit) the same hit opens nothing: no serve needed.
+    sequence = HitSequence(params)
+    sequence.add(Candidate(0.0, 0.9, 0.1, 0, moved=(0.0, 0.0)))
+    sequence.commit(before=0.5)
+    sequence.add(Candidate(0.6, 0.15, 0.2, 1, moved=(0.0, 0.0)))
+    sequence.add(Candidate(1.4, 0.9, 0.9, 2, moved=(0.8, 0.1)))
+    assert [c.candidate.item for c in sequence.path()] == [2]
+
+
 @pytest.mark.parametrize("n", [0, 1, 2])
 def test_short_tracks(n):
     times = np.arange(n) / 30
@@ -110,7 +176,9 @@ def test_a_plateau_gives_one_hit_and_peaks_keep_their_order():
     ("interval", "expected"), [(1 / 60, 0.4), (1 / 30, 0.4), (1 / 15, 0.3), (0.2, 0.2)]
 )
 def test_the_threshold_follows_the_sample_rate(interval, expected):
-    params = PickerParams(thresholds=((1 / 30, 0.4), (1 / 15, 0.3), (1 / 10, 0.2)))
+    params = PickerParams(
+        thresholds=((1 / 30, 0.4), (1 / 15, 0.3), (1 / 10, 0.2)), moving_start_penalty=1.5
+    )
     assert params.threshold_for(interval) == pytest.approx(expected)
     assert params.threshold_for(None) == 0.4
     assert PickerParams.from_json(params.to_json()) == params
@@ -124,12 +192,14 @@ def test_the_online_picker_chooses_what_a_whole_track_pass_chooses(fps):
         n = int(rng.integers(1, 300))
         times = np.cumsum(rng.uniform(0.8, 1.2, n) / fps)
         proba, p_near = rng.beta(0.3, 2, n), rng.uniform(0, 1, n)
-        params = PickerParams()
-        whole = pick_hits(times, proba, p_near, params)
+        moved = np.where(rng.uniform(0, 1, (n, 2)) < 0.1, np.nan, rng.uniform(0, 1, (n, 2)))
+        params = PickerParams(moving_start_penalty=2.0)
+        whole = pick_hits(times, proba, p_near, params, moved)
         picker: HitPicker[int] = HitPicker(params)
         online = []
         for i in range(n):
-            picker.add(Sample(float(times[i]), float(proba[i]), float(p_near[i]), i))
+            moved_i = (float(moved[i, 0]), float(moved[i, 1]))
+            picker.add(Sample(float(times[i]), float(proba[i]), float(p_near[i]), i, moved_i))
             committed, _ = picker.update()
             online += committed
         online += picker.update(final=True)[0]
