@@ -41,6 +41,9 @@ MAX_APEX_M = 15.0  # higher than any hall: a misread point
 # 10 frames a second, short enough that drag and gravity have not yet bent the path much.
 LAUNCH_S = 0.2
 TIME_SLACK_S = 1e-3  # timestamps are rounded: a point on a window's edge counts
+# Heights read near a low contact scatter by about this much (feet and track errors): a point
+# read a little below the floor is noise, and dropping it would bias the climb upward.
+HEIGHT_NOISE_M = 1.0
 # The laws make the server stand still until the serve is struck. A first hit whose hitter
 # moved more than this in the half second before it is a return of a serve that was missed.
 # (Servers moved 0.01-0.19 m, returners 0.23-1.2 m, over the labelled rallies.)
@@ -132,7 +135,7 @@ def apex_height(
     inside = (flight.times > start + EDGE_S) & (flight.times < end - EDGE_S)
     if inside.sum() < 2:
         return np.nan
-    _, heights = _heights(flight, inside, start, end, start_xy, end_xy)
+    _, heights = _heights(flight, inside, start, end, start_xy, end_xy, lowest=0.0)
     return float(heights.max()) if len(heights) else np.nan
 
 
@@ -154,7 +157,7 @@ def launch_angle(
         return np.nan
     until = min(start + LAUNCH_S, end - EDGE_S) + TIME_SLACK_S
     early = (flight.times >= start - TIME_SLACK_S) & (flight.times <= until)
-    times, heights = _heights(flight, early, start, end, start_xy, end_xy)
+    times, heights = _heights(flight, early, start, end, start_xy, end_xy, -HEIGHT_NOISE_M)
     if len(times) < 2 or np.ptp(times) <= 0:
         return np.nan
     climb = float(np.polyfit(times - start, heights, 1)[0])  # metres a second
@@ -171,16 +174,17 @@ def _heights(
     end: float,
     start_xy: np.ndarray,
     end_xy: np.ndarray,
+    lowest: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(times, metres) of the `chosen` flight points whose height can be told, the shuttle
-    taken over the hitter-receiver line as drag slows it down."""
+    """(times, metres) of the `chosen` flight points whose height can be told (from `lowest`
+    to MAX_APEX_M), the shuttle taken over the hitter-receiver line as drag slows it down."""
     total = 1.0 - math.exp(-(end - start) / DRAG_TIME_S)
     times, heights = [], []
     for t, (_, y) in zip(flight.times[chosen], flight.xy[chosen]):
         share = (1.0 - math.exp(-(t - start) / DRAG_TIME_S)) / total
         ground = start_xy + share * (end_xy - start_xy)
         height = height_above(flight.projection, ground, float(y))
-        if height is not None and 0.0 <= height <= MAX_APEX_M:
+        if height is not None and lowest <= height <= MAX_APEX_M:
             times.append(float(t))
             heights.append(height)
     return np.array(times), np.array(heights)
