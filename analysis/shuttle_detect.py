@@ -4,8 +4,9 @@ A shuttle in flight is a few pixels, white, and moves more than its own size bet
 so a pixel where the current frame is brighter than both the previous and the next frame
 marks it well (three-frame differencing). Players make large blobs of the same kind; those
 are dropped by size, and what is left is scored by a tiny network (one hidden layer of 16)
-on eight blob features (`analysis/models/shuttle_candidates.json`, written by
-`tools/shuttle_train.py`). Choosing among the candidates over time is the tracker's job
+on eight blob features and, when the scorer has weights for them, the small patches of the
+grey frame and of the motion map around the blob's peak (`analysis/models/shuttle_candidates.json`,
+written by `tools/shuttle_train.py`). Choosing among the candidates over time is the tracker's job
 (`analysis/shuttle.py`).
 """
 
@@ -35,6 +36,15 @@ THUMB_SIZE = (160, 90)
 # Repeats are told only where frames typically differ in at least this many thumbnail pixels.
 MIN_TYPICAL_CHANGE = 20
 
+# Half-side of the square patches (working pixels) of the grey frame and of the motion map
+# around a candidate's peak that the scorer may look at: the shuttle is a small bright dot
+# with a streak of motion, most clutter is an edge or a corner of something larger.
+PATCH_RADIUS = 5
+PATCH_SIDE = 2 * PATCH_RADIUS + 1
+PATCH_LENGTH = 2 * PATCH_SIDE * PATCH_SIDE  # grey, then motion, row by row
+# Grey patches are scaled by their spread, but at least this much (flat patches stay flat).
+PATCH_MIN_SPREAD = 4.0
+
 FEATURE_NAMES = (
     "log_peak",  # log of the peak brightness gain / 10
     "log_area",  # log(1 + blob area), pooled pixels
@@ -54,10 +64,12 @@ class Candidates:
     xy: np.ndarray  # (N, 2) image pixels
     score: np.ndarray  # (N,) log-odds of being the shuttle
     features: np.ndarray  # (N, len(FEATURE_NAMES))
+    patches: np.ndarray | None = None  # (N, PATCH_LENGTH) uint8 when the detector keeps them
 
     @classmethod
-    def empty(cls) -> Candidates:
-        return cls(np.zeros((0, 2)), np.zeros(0), np.zeros((0, len(FEATURE_NAMES))))
+    def empty(cls, with_patches: bool = False) -> Candidates:
+        patches = np.zeros((0, PATCH_LENGTH), np.uint8) if with_patches else None
+        return cls(np.zeros((0, 2)), np.zeros(0), np.zeros((0, len(FEATURE_NAMES))), patches)
 
     def __len__(self) -> int:
         return len(self.score)
@@ -96,10 +108,24 @@ def changed_pixels(a: Prepared, b: Prepared) -> int:
     return int(np.count_nonzero(cv2.absdiff(a.thumb, b.thumb) > 6))
 
 
+def normalise_patches(patches: np.ndarray) -> np.ndarray:
+    """Raw (N, PATCH_LENGTH) patches as the scorer takes them: the grey patch less its mean
+    over its spread, the motion patch over its peak (so neither depends on exposure)."""
+    half = PATCH_LENGTH // 2
+    out = patches.astype(np.float64)
+    grey, motion = out[:, :half], out[:, half:]
+    grey -= grey.mean(axis=1, keepdims=True)
+    grey /= np.maximum(grey.std(axis=1, keepdims=True), PATCH_MIN_SPREAD)
+    motion /= np.maximum(motion.max(axis=1, keepdims=True), 1.0)
+    return out
+
+
 class CandidateScorer:
     """A one-hidden-layer network over FEATURE_NAMES giving the log-odds of "shuttle".
 
-    Its parameters are a small JSON file written by `tools/shuttle_train.py`.
+    With `w1p` the hidden layer also sees the candidate's normalised patches
+    (`normalise_patches`). Its parameters are a small JSON file written by
+    `tools/shuttle_train.py`.
     """
 
     def __init__(
@@ -110,6 +136,7 @@ class CandidateScorer:
         b1: np.ndarray,
         w2: np.ndarray,
         b2: float,
+        w1p: np.ndarray | None = None,
     ) -> None:
         n = len(FEATURE_NAMES)
         if mean.shape != (n,) or scale.shape != (n,) or w1.shape[0] != n:
@@ -118,8 +145,17 @@ class CandidateScorer:
             raise ValueError(
                 f"scorer layer shapes do not agree: {w1.shape}, {b1.shape}, {w2.shape}"
             )
+        if w1p is not None and w1p.shape != (PATCH_LENGTH, w1.shape[1]):
+            raise ValueError(
+                f"scorer patch weights are {w1p.shape}, expected {(PATCH_LENGTH, w1.shape[1])}"
+            )
         self.mean, self.scale = mean, scale
         self.w1, self.b1, self.w2, self.b2 = w1, b1, w2, b2
+        self.w1p = w1p
+
+    @property
+    def uses_patches(self) -> bool:
+        return self.w1p is not None
 
     @classmethod
     def from_dict(cls, data: dict) -> CandidateScorer:
@@ -129,7 +165,10 @@ class CandidateScorer:
         def arr(key: str) -> np.ndarray:
             return np.asarray(data[key], dtype=np.float64)
 
-        return cls(arr("mean"), arr("scale"), arr("w1"), arr("b1"), arr("w2"), float(data["b2"]))
+        w1p = arr("w1p") if data.get("w1p") is not None else None
+        return cls(
+            arr("mean"), arr("scale"), arr("w1"), arr("b1"), arr("w2"), float(data["b2"]), w1p
+        )
 
     def to_dict(self) -> dict:
         def r(a: np.ndarray) -> list:
@@ -143,15 +182,21 @@ class CandidateScorer:
             "b1": r(self.b1),
             "w2": r(self.w2),
             "b2": round(float(self.b2), 6),
+            "w1p": None if self.w1p is None else r(self.w1p),
         }
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> CandidateScorer:
         return cls.from_dict(json.loads(path.read_text()))
 
-    def __call__(self, features: np.ndarray) -> np.ndarray:
-        hidden = np.maximum((features - self.mean) / self.scale @ self.w1 + self.b1, 0.0)
-        return hidden @ self.w2 + self.b2
+    def __call__(self, features: np.ndarray, patches: np.ndarray | None = None) -> np.ndarray:
+        """Log-odds per candidate; `patches` (raw, uint8) are needed when the scorer uses them."""
+        pre = (features - self.mean) / self.scale @ self.w1 + self.b1
+        if self.w1p is not None:
+            if patches is None:
+                raise ValueError("this scorer also needs the candidates' patches")
+            pre += normalise_patches(patches) @ self.w1p
+        return np.maximum(pre, 0.0) @ self.w2 + self.b2
 
 
 @lru_cache(maxsize=1)
@@ -167,8 +212,11 @@ class CandidateDetector:
         frame_size: tuple[int, int],
         scorer: CandidateScorer | None = None,
         max_candidates: int | None = 8,
+        keep_patches: bool = False,
     ) -> None:
-        """`max_candidates` keeps the best few per frame (None keeps all, for training)."""
+        """`max_candidates` keeps the best few per frame (None keeps all, for training);
+        `keep_patches` hands each candidate's raw patches out too (for training)."""
+        self.keep_patches = keep_patches
         self.scale = work_scale(frame_size)
         self.pool = max(1, round(frame_size[0] / self.scale / POOLED_WIDTH))
         self.scorer = scorer or default_scorer()
@@ -189,20 +237,24 @@ class CandidateDetector:
         _, mask = cv2.threshold(pooled, MOTION_THRESHOLD - 1, 1, cv2.THRESH_BINARY)
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         if not contours:
-            return Candidates.empty()
+            return Candidates.empty(self.keep_patches)
         boxes = np.array([cv2.boundingRect(c) for c in contours], dtype=np.int64)
         small = (boxes[:, 2] <= MAX_BLOB_SIZE) & (boxes[:, 3] <= MAX_BLOB_SIZE)
         boxes = boxes[small]
         if len(boxes) == 0:
-            return Candidates.empty()
+            return Candidates.empty(self.keep_patches)
         peaks, values = _box_peaks(pooled, boxes)
         features = self._features(boxes, peaks, values, mask, cur, cur_bgr)
-        scores = self.scorer(features)
+        patches = None
+        if self.keep_patches or self.scorer.uses_patches:
+            patches = _patches(cur, motion, peaks * self.pool)
+        scores = self.scorer(features, patches)
         order = np.argsort(-scores)[: self.max_candidates or len(scores)]
         xy = self._refine(motion, peaks[order])
         if self.scale > 1.0:  # working pixel centres back to original pixels
             xy = (xy + 0.5) * self.scale - 0.5
-        return Candidates(xy, scores[order], features[order])
+        kept = patches[order] if self.keep_patches else None
+        return Candidates(xy, scores[order], features[order], kept)
 
     def _pool(self, motion: np.ndarray) -> np.ndarray:
         if self.pool == 1:
@@ -266,6 +318,21 @@ class CandidateDetector:
         dx = (patch.sum(axis=1) @ offsets) / total
         dy = (patch.sum(axis=2) @ offsets) / total
         return np.column_stack([cx + dx, cy + dy])
+
+
+_OFFSETS = np.arange(-PATCH_RADIUS, PATCH_RADIUS + 1)
+
+
+def _patches(gray: np.ndarray, motion: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(N, PATCH_LENGTH) uint8: the grey and motion patches around working pixels `centres`
+    (x, y), shifted inside the image at its border."""
+    height, width = gray.shape
+    cx = np.clip(centres[:, 0], PATCH_RADIUS, width - PATCH_RADIUS - 1)
+    cy = np.clip(centres[:, 1], PATCH_RADIUS, height - PATCH_RADIUS - 1)
+    rows = (cy[:, None] + _OFFSETS)[:, :, None]
+    cols = (cx[:, None] + _OFFSETS)[:, None, :]
+    n = len(centres)
+    return np.hstack([gray[rows, cols].reshape(n, -1), motion[rows, cols].reshape(n, -1)])
 
 
 def _box_peaks(image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

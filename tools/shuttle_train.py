@@ -4,7 +4,10 @@ Every candidate blob the detector finds in a labelled clip becomes one example: 
 it lies within 6 px (of a 1280-px-wide frame) of the labelled shuttle, negative otherwise.
 Clips are fed at every rate the analyzer meets (every frame of the file, and 15 and 10 frames
 a second as a live stream delivers them), so the scorer sees every motion scale. A network
-with one hidden layer (16 units) is fitted with L-BFGS, positives weighted 10x.
+with one hidden layer (16 units) is fitted with L-BFGS, positives weighted 10x, on the eight
+blob features and the first PATCH_COMPONENTS principal components of the candidate's grey and
+motion patches; the projection is then folded into the network's first layer, so the
+analyzer multiplies the patches by one matrix.
 
 The scorer learns from every shuttle-labelled source but the Denmark rallies, which stay a
 venue no model has seen. `fold_scorer(match)` is the same scorer trained without one match:
@@ -26,9 +29,11 @@ from threadpoolctl import threadpool_limits
 
 from analysis.shuttle_detect import (
     FEATURE_NAMES,
+    PATCH_LENGTH,
     CandidateDetector,
     CandidateScorer,
     DistinctFrames,
+    normalise_patches,
     work_scale,
 )
 from analysis.video import iter_frames, probe
@@ -40,6 +45,7 @@ POSITIVE_RADIUS = 6.0  # px of a 1280-px-wide frame
 POSITIVE_WEIGHT = 10.0
 HIDDEN = 16
 HELD_OUT_SOURCES = ("denmark",)  # never trained on: the unseen venue
+PATCH_COMPONENTS = 8  # principal components kept of each of the grey and motion patches
 NEGATIVE_SHARE = 1 / 8  # of the negatives a fit keeps (each weighs the more): 7x faster
 DETECTOR_CODE = ("analysis.shuttle_detect", "analysis.video")
 
@@ -55,8 +61,8 @@ def training_clips(root: Path | None = None) -> list[Clip]:
 
 
 def candidates(clip: Clip, rate: Rate) -> dict[str, np.ndarray]:
-    """Features `x`, labels `y` and frame numbers `f` of every candidate of a clip fed at
-    `rate` (cached by the clip's content and the detector's code)."""
+    """Features `x`, raw patches `p`, labels `y` and frame numbers `f` of every candidate of
+    a clip fed at `rate` (cached by the clip's content and the detector's code)."""
     key = key_of(
         files_digest(clip.files()), code_digest(DETECTOR_CODE), inspect.getsource(_collect), rate
     )
@@ -69,9 +75,11 @@ def _collect(clip: Clip, rate: Rate) -> dict[str, np.ndarray]:
     info = probe(clip.video)
     size = (info.width, info.height)
     radius = POSITIVE_RADIUS * work_scale(size)
-    detector = CandidateDetector(size, scorer=_neutral_scorer(), max_candidates=None)
+    detector = CandidateDetector(
+        size, scorer=_neutral_scorer(), max_candidates=None, keep_patches=True
+    )
     frames = DistinctFrames()
-    feats, ys, idx = [], [], []
+    feats, patches, ys, idx = [], [], [], []
 
     def take(ready) -> None:
         if ready is None or ready.frame >= len(clip.shuttle):
@@ -82,6 +90,7 @@ def _collect(clip: Clip, rate: Rate) -> dict[str, np.ndarray]:
         if visible == 1 and len(cands):
             y = (np.hypot(cands.xy[:, 0] - lx, cands.xy[:, 1] - ly) <= radius) * 1.0
         feats.append(cands.features)
+        patches.append(cands.patches)
         ys.append(y)
         idx.append(np.full(len(cands), ready.frame))
 
@@ -92,6 +101,7 @@ def _collect(clip: Clip, rate: Rate) -> dict[str, np.ndarray]:
     empty = np.zeros((0, len(FEATURE_NAMES)))
     return {
         "x": np.concatenate(feats) if feats else empty,
+        "p": np.concatenate(patches) if patches else np.zeros((0, PATCH_LENGTH), np.uint8),
         "y": np.concatenate(ys) if ys else np.zeros(0),
         "f": np.concatenate(idx) if idx else np.zeros(0, dtype=np.int64),
     }
@@ -106,10 +116,16 @@ def fit(
     x: np.ndarray,
     y: np.ndarray,
     sample_weight: np.ndarray | None = None,
+    patches: np.ndarray | None = None,
     l2: float = 1e-3,
     seed: int = 0,
 ) -> CandidateScorer:
-    """Fits the one-hidden-layer scorer by weighted logistic loss."""
+    """Fits the one-hidden-layer scorer by weighted logistic loss (on the blob features, and
+    the principal components of the raw `patches` when given)."""
+    projection = None
+    if patches is not None:
+        projection = _patch_projection(normalise_patches(patches))
+        x = np.hstack([x, normalise_patches(patches) @ projection[0] - projection[1]])
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
     z = (x - mean) / scale
     weight = np.where(y == 1, POSITIVE_WEIGHT, 1.0)
@@ -149,7 +165,30 @@ def fit(
     with threadpool_limits(limits=1):
         theta = minimize(loss, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 1500}).x
     w1, b1, w2, b2 = unpack(theta)
-    return CandidateScorer(mean, scale, w1, b1, w2, float(b2))
+    k = len(FEATURE_NAMES)
+    if projection is None:
+        return CandidateScorer(mean, scale, w1, b1, w2, float(b2))
+    # Fold projection and standardisation of the components into the first layer.
+    basis, offset = projection
+    w1_components = w1[k:] / scale[k:, None]
+    b1 = b1 - (offset + mean[k:]) @ w1_components
+    return CandidateScorer(mean[:k], scale[:k], w1[:k], b1, w2, float(b2), basis @ w1_components)
+
+
+def _patch_projection(normalised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(PATCH_LENGTH, 2 * PATCH_COMPONENTS) basis, block-diagonal over the grey and the motion
+    halves, and the components' offset (the mean patch projected)."""
+    half = PATCH_LENGTH // 2
+    basis = np.zeros((PATCH_LENGTH, 2 * PATCH_COMPONENTS))
+    for i, part in enumerate((slice(0, half), slice(half, PATCH_LENGTH))):
+        block = normalised[:, part]
+        centred = block - block.mean(axis=0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        # A fixed sign per component, so refits of the same data agree bit for bit.
+        signs = np.sign(vt[:PATCH_COMPONENTS].sum(axis=1, keepdims=True) + 1e-12)
+        cols = slice(i * PATCH_COMPONENTS, (i + 1) * PATCH_COMPONENTS)
+        basis[part, cols] = (vt[:PATCH_COMPONENTS] * signs).T
+    return basis, normalised.mean(axis=0) @ basis
 
 
 def train_scorer(clips: Iterable[Clip], rates: tuple[Rate, ...] = TRAIN_RATES) -> CandidateScorer:
@@ -161,14 +200,16 @@ def train_scorer(clips: Iterable[Clip], rates: tuple[Rate, ...] = TRAIN_RATES) -
         inspect.getsource(_collect),
         inspect.getsource(fit),
         inspect.getsource(_subsample),
+        inspect.getsource(_patch_projection),
         rates,
-        [HIDDEN, POSITIVE_WEIGHT, NEGATIVE_SHARE],
+        [HIDDEN, POSITIVE_WEIGHT, NEGATIVE_SHARE, PATCH_COMPONENTS],
     )
     path = CACHE_ROOT / "scorers" / f"{key}.json"
     if path.exists():
         return CandidateScorer.from_dict(json.loads(path.read_text()))
     parts = [_subsample(candidates(c, r), f"{c.key}@{r}") for c in clips for r in rates]
-    scorer = fit(*(np.concatenate([p[k] for p in parts]) for k in ("x", "y", "w")))
+    x, y, w, p = (np.concatenate([part[k] for part in parts]) for k in ("x", "y", "w", "p"))
+    scorer = fit(x, y, w, patches=p)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(scorer.to_dict()))
     return scorer
@@ -182,7 +223,12 @@ def _subsample(examples: dict[str, np.ndarray], seed_text: str) -> dict[str, np.
         np.random.default_rng(seed).random(len(examples["y"])) < NEGATIVE_SHARE
     )
     weight = np.where(examples["y"][keep] == 1, 1.0, 1.0 / NEGATIVE_SHARE)
-    return {"x": examples["x"][keep], "y": examples["y"][keep], "w": weight}
+    return {
+        "x": examples["x"][keep],
+        "p": examples["p"][keep],
+        "y": examples["y"][keep],
+        "w": weight,
+    }
 
 
 @cache

@@ -10,12 +10,19 @@ import pytest
 
 from analysis.court import Court
 from analysis.shuttle import ShuttlePoint, ShuttleTracker
-from analysis.shuttle_detect import FEATURE_NAMES, CandidateScorer
+from analysis.shuttle_detect import (
+    FEATURE_NAMES,
+    PATCH_LENGTH,
+    PATCH_RADIUS,
+    CandidateDetector,
+    CandidateScorer,
+)
 from analysis.shuttle_path import PathParams
 from analysis.video import iter_frames
 from tests.conftest import require
 from tools.dataset import aicup_clips
 from tools.shuttle_eval import score_points
+from tools.shuttle_train import fit
 
 W, H = 1280, 720
 FPS = 30.0
@@ -207,7 +214,85 @@ def test_frames_out_of_order_are_refused():
 def test_shipped_scorer_matches_the_detector_features():
     scorer = CandidateScorer.load()
     assert scorer.w1.shape[0] == len(FEATURE_NAMES)
-    # A bright, small, isolated blob scores above a large, crowded, dim one.
+    # A bright, small, isolated blob scores above a large, crowded, dim one (and, for a
+    # scorer that looks at patches, a dot in a flat patch above a blob in a textured one).
     shuttle = np.array([[np.log(15.0), np.log1p(20), 1.0, 0.6, 0.0, 0.0, 2.0, 0.5]])
     clutter = np.array([[np.log(1.5), np.log1p(120), 3.0, 2.0, 0.5, 0.4, 0.8, 0.5]])
-    assert scorer(shuttle)[0] > 0 > scorer(clutter)[0]
+    dot, blob = _patch(dot=True), _patch(dot=False)
+    assert scorer(shuttle, dot)[0] > 0 > scorer(clutter, blob)[0]
+
+
+def _patch(dot: bool) -> np.ndarray:
+    side = 2 * PATCH_RADIUS + 1
+    if dot:
+        grey = np.full((side, side), 90.0)
+        grey[PATCH_RADIUS - 1 : PATCH_RADIUS + 2, PATCH_RADIUS - 1 : PATCH_RADIUS + 2] = 230
+        motion = np.zeros((side, side))
+        motion[PATCH_RADIUS - 1 : PATCH_RADIUS + 2, PATCH_RADIUS - 1 : PATCH_RADIUS + 2] = 60
+    else:
+        grey = np.random.default_rng(0).normal(110, 40, (side, side))
+        motion = np.random.default_rng(1).integers(0, 20, (side, side))
+    return np.clip(np.concatenate([grey.ravel(), motion.ravel()]), 0, 255).astype(np.uint8)[None]
+
+
+def _patch_scorer(w1p: np.ndarray) -> CandidateScorer:
+    """A scorer blind to the blob features: one hidden unit (kept positive) reading the
+    patches only."""
+    n = len(FEATURE_NAMES)
+    return CandidateScorer(
+        np.zeros(n), np.ones(n), np.zeros((n, 1)), np.full(1, 100.0), np.ones(1), 0.0, w1p
+    )
+
+
+def test_patch_scorer_sees_what_lies_around_the_candidate():
+    # Two identical dots fly right; above one of them lies a still bright bar, which the
+    # motion map (so every blob feature) does not see, but the grey patch does.
+    def frame(step: int) -> np.ndarray:
+        image = np.full((H, W), 90, np.uint8)
+        image[288:297, 385:435] = 200  # the bar, just above the second dot's path
+        for x0, y0 in ((200, 300), (400, 300)):
+            cv2.circle(image, (x0 + 8 * step, y0), 2, 255, -1)
+        return image
+
+    prev, cur, nxt = frame(0), frame(1), frame(2)
+    top_row = np.zeros((PATCH_LENGTH, 1))
+    top_row[: 2 * PATCH_RADIUS + 1] = 1.0  # the grey patch's first row
+    seeing = CandidateScorer.from_dict(_patch_scorer(top_row).to_dict())
+    assert seeing.uses_patches
+    blind = _patch_scorer(None)
+    found = CandidateDetector((W, H), seeing).detect(prev, cur, nxt)
+    assert len(found) == 2
+    assert np.abs(found.xy[0] - (408, 300)).max() <= 2  # the dot under the bar comes first
+    assert found.score[0] > found.score[1]
+    plain = CandidateDetector((W, H), blind).detect(prev, cur, nxt)
+    assert np.array_equal(plain.features[0], plain.features[1])
+    assert plain.score[0] == plain.score[1]
+    with pytest.raises(ValueError, match="patches"):
+        seeing(found.features)
+
+
+def test_scorer_fitted_with_patches_separates_what_blob_features_cannot():
+    # Candidates whose blob features are noise alike for both classes; only the grey patch
+    # tells them apart (a centred dot for the shuttle, an edge for clutter).
+    rng = np.random.default_rng(0)
+    side, n = 2 * PATCH_RADIUS + 1, 400
+    y = (np.arange(n) % 4 == 0).astype(float)
+    x = rng.normal(size=(n, len(FEATURE_NAMES)))
+    grey = rng.normal(100, 5, (n, side, side))
+    grey[y == 1, PATCH_RADIUS - 1 : PATCH_RADIUS + 2, PATCH_RADIUS - 1 : PATCH_RADIUS + 2] += 120
+    grey[y == 0, :, :PATCH_RADIUS] += 120
+    motion = rng.integers(0, 40, (n, side, side))
+    patches = np.clip(np.hstack([grey.reshape(n, -1), motion.reshape(n, -1)]), 0, 255).astype(
+        np.uint8
+    )
+    train, test = np.arange(n) < 300, np.arange(n) >= 300
+    with_patches = fit(x[train], y[train], patches=patches[train])
+    without = fit(x[train], y[train])
+    assert with_patches.uses_patches and not without.uses_patches
+
+    def auc(scores: np.ndarray) -> float:
+        pos, neg = scores[y[test] == 1], scores[y[test] == 0]
+        return float((pos[:, None] > neg[None, :]).mean())
+
+    assert auc(with_patches(x[test], patches[test])) > 0.95
+    assert auc(without(x[test])) < 0.8
