@@ -3,8 +3,7 @@ heights, so that they mean the same in any hall and from any camera.
 
 Where the hitter stood and whether the stroke was overhead; where the shuttle went, known one
 hit later from where the receiver stood at the next hit; how long it flew; and how high it
-climbed and at what angle it left the racket, from the shuttle's image track with the camera
-recovered from the court. Shared by
+climbed, from the shuttle's image track with the camera recovered from the court. Shared by
 the training script (tools/train_shots.py) and the shot classifier (analysis/shots.py).
 """
 
@@ -29,7 +28,6 @@ FEATURE_NAMES = (
     "wrist_over_head",  # the higher wrist above the nose, in body heights
     "contact_height",  # the shuttle above the hitter's feet at the hit, in body heights
     "apex_height",  # metres: how high the shuttle climbed between the two hits
-    "launch_angle",  # degrees above the horizontal the shuttle left the racket at (below: <0)
 )
 POSE_WINDOW_S = 0.2  # poses this close to the hit count for "overhead"
 # A shuttle's horizontal speed decays about exponentially, with a time constant near its
@@ -37,13 +35,6 @@ POSE_WINDOW_S = 0.2  # poses this close to the hit count for "overhead"
 DRAG_TIME_S = 0.7
 EDGE_S = 0.05  # flight points this close to either hit belong to the hit, not the flight
 MAX_APEX_M = 15.0  # higher than any hall: a misread point
-# The flight's first this many seconds give its launch angle: long enough for three points at
-# 10 frames a second, short enough that drag and gravity have not yet bent the path much.
-LAUNCH_S = 0.2
-TIME_SLACK_S = 1e-3  # timestamps are rounded: a point on a window's edge counts
-# Heights read near a low contact scatter by about this much (feet and track errors): a point
-# read a little below the floor is noise, and dropping it would bias the climb upward.
-HEIGHT_NOISE_M = 1.0
 # The laws make the server stand still until the serve is struck. A first hit whose hitter
 # moved more than this in the half second before it is a return of a serve that was missed.
 # (Servers moved 0.01-0.19 m, returners 0.23-1.2 m, over the labelled rallies.)
@@ -85,10 +76,9 @@ def shot_features(
     moment = hit.moment if hit.moment is not None else np.full(len(MOMENT_NAMES), nan)
     contact = moment[_MOMENT["near_height" if hit.player == "near" else "far_height"]]
     receiver = next_hit.court_xy if next_hit is not None else None
-    apex = launch = nan
+    apex = nan
     if next_hit is not None and flight is not None:
         apex = apex_height(flight, hit.time, next_hit.time, hit.court_xy, receiver)
-        launch = launch_angle(flight, hit.time, next_hit.time, hit.court_xy, receiver)
     return np.array(
         [
             1.0 if index_in_rally == 0 and not hit.moved_before > STILL_M else 0.0,
@@ -99,7 +89,6 @@ def shot_features(
             max((wrist_over_head(p) for p in hit.poses), default=nan),
             contact,
             apex,
-            launch,
         ],
         dtype=np.float64,
     )
@@ -135,59 +124,15 @@ def apex_height(
     inside = (flight.times > start + EDGE_S) & (flight.times < end - EDGE_S)
     if inside.sum() < 2:
         return np.nan
-    _, heights = _heights(flight, inside, start, end, start_xy, end_xy, lowest=0.0)
-    return float(heights.max()) if len(heights) else np.nan
-
-
-def launch_angle(
-    flight: Flight,
-    start: float,
-    end: float,
-    start_xy: np.ndarray | None,
-    end_xy: np.ndarray | None,
-) -> float:
-    """The angle above the horizontal at which the shuttle left the racket, in degrees
-    (negative: struck downward; NaN when it cannot be told).
-
-    Heights over the first LAUNCH_S of the flight (as `apex_height` finds them) give how fast
-    the shuttle climbed; the drag model gives its speed over the court at the hit. Smashes
-    and drops leave downward, drives and pushes flat, clears and lifts upward.
-    """
-    if flight.projection is None or start_xy is None or end_xy is None or end <= start:
-        return np.nan
-    until = min(start + LAUNCH_S, end - EDGE_S) + TIME_SLACK_S
-    early = (flight.times >= start - TIME_SLACK_S) & (flight.times <= until)
-    times, heights = _heights(flight, early, start, end, start_xy, end_xy, -HEIGHT_NOISE_M)
-    if len(times) < 2 or np.ptp(times) <= 0:
-        return np.nan
-    climb = float(np.polyfit(times - start, heights, 1)[0])  # metres a second
-    # The drag model covers the distance at a speed falling as exp(-t / DRAG_TIME_S).
-    distance = float(np.linalg.norm(np.asarray(end_xy) - np.asarray(start_xy)))
-    speed = distance / (DRAG_TIME_S * (1.0 - math.exp(-(end - start) / DRAG_TIME_S)))
-    return math.degrees(math.atan2(climb, speed))
-
-
-def _heights(
-    flight: Flight,
-    chosen: np.ndarray,
-    start: float,
-    end: float,
-    start_xy: np.ndarray,
-    end_xy: np.ndarray,
-    lowest: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(times, metres) of the `chosen` flight points whose height can be told (from `lowest`
-    to MAX_APEX_M), the shuttle taken over the hitter-receiver line as drag slows it down."""
     total = 1.0 - math.exp(-(end - start) / DRAG_TIME_S)
-    times, heights = [], []
-    for t, (_, y) in zip(flight.times[chosen], flight.xy[chosen]):
+    heights = []
+    for t, (_, y) in zip(flight.times[inside], flight.xy[inside]):
         share = (1.0 - math.exp(-(t - start) / DRAG_TIME_S)) / total
         ground = start_xy + share * (end_xy - start_xy)
         height = height_above(flight.projection, ground, float(y))
-        if height is not None and lowest <= height <= MAX_APEX_M:
-            times.append(float(t))
+        if height is not None and 0.0 <= height <= MAX_APEX_M:
             heights.append(height)
-    return np.array(times), np.array(heights)
+    return max(heights) if heights else np.nan
 
 
 def _depth(court_xy: np.ndarray | None) -> float:

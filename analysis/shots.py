@@ -76,17 +76,8 @@ class ShotClassifier:
             rally_over,
         )
         model = self._settled if next_hit is not None or rally_over else self._first
-        proba = model.predict_proba(model_input(features, model.features)[None, :])[0]
+        proba = model.predict_proba(features[None, :])[0]
         return serve_rule(proba, model.classes, serve=features[_SERVE] == 1.0)
-
-
-def model_input(features: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
-    """The features a model was trained on, by name, out of `shot_features`' row: a model
-    made before a feature was added keeps working until it is trained again."""
-    unknown = [name for name in names if name not in FEATURE_NAMES]
-    if unknown:
-        raise ValueError(f"the shot model wants features this code does not make: {unknown}")
-    return features[[FEATURE_NAMES.index(name) for name in names]]
 
 
 def serve_rule(proba: np.ndarray, classes: tuple[str, ...], serve: bool) -> ShotType:
