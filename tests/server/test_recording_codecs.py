@@ -165,16 +165,7 @@ async def test_a_server_killed_mid_recording_leaves_a_file_that_plays(clip, tmp_
         async with aiohttp.ClientSession() as http:
             await server.wait_ready(http)
             api = Api(http, server.url)
-            await api.sign_up("alice@example.com")
-            session = await api.call("POST", "/api/v1/stream/create", {"quality": "medium"})
-            base = f"/api/v1/stream/{session['id']}"
-            court = {"court": clip.corners, "frame_size": [1280, 720]}
-            await api.call("POST", f"{base}/setup-court", court)
-            await api.call("POST", f"{base}/start")
-            answer = await api.call("POST", f"{base}/offer", await phone.offer())
-            await phone.accept(answer)
-            await asyncio.wait_for(phone.channel_open.wait(), 30)
-            await api.call("POST", f"{base}/recording/start")
+            session = await start_recording(api, phone, clip)
             recordings = tmp_path / "data" / "recordings" / session["id"]
             await wait_until(lambda: fragments(recordings) >= 3, timeout=60)
             os.kill(server.pid, signal.SIGKILL)
@@ -187,6 +178,21 @@ async def test_a_server_killed_mid_recording_leaves_a_file_that_plays(clip, tmp_
     # Two whole fragments of about 2 s at least; the last one may be cut short.
     assert frames >= 2 * FPS
     assert duration >= frames / FPS - 1 / FPS
+
+
+async def start_recording(api: Api, phone: LiveClient, clip) -> dict:
+    """Signs up, streams the phone's clip into a new Medium session with the clip's court and
+    records it; returns the session."""
+    await api.sign_up("alice@example.com")
+    session = await api.call("POST", "/api/v1/stream/create", {"quality": "medium"})
+    base = f"/api/v1/stream/{session['id']}"
+    court = {"court": clip.corners, "frame_size": [1280, 720]}
+    await api.call("POST", f"{base}/setup-court", court)
+    await api.call("POST", f"{base}/start")
+    await phone.accept(await api.call("POST", f"{base}/offer", await phone.offer()))
+    await asyncio.wait_for(phone.channel_open.wait(), 30)
+    await api.call("POST", f"{base}/recording/start")
+    return session
 
 
 def fragments(folder: Path) -> int:

@@ -26,7 +26,7 @@ from tests.server import test_upload_lifecycle_s3 as s3_lifecycle
 from tests.server.conftest import sign_up
 from tests.server.test_live import connect, create_session
 from tests.server.test_live_recording import fetch, wait_until
-from tests.server.test_recording_codecs import FPS, decoded, publisher
+from tests.server.test_recording_codecs import FPS, decoded, publisher, start_recording
 from tests.server.test_upload_lifecycle_s3 import keys
 from tools.live_load import Api
 
@@ -130,15 +130,8 @@ async def test_a_killed_server_keeps_the_recording_up_to_the_last_flush(
             first, port, _ = await server_process.started(tmp_path / "node-a", env)
             url = f"http://127.0.0.1:{port}"
             api = Api(http, url)
-            await api.sign_up("alice@example.com")
-            session = await api.call("POST", "/api/v1/stream/create", {"quality": "medium"})
+            session = await start_recording(api, phone, clip)
             base = f"/api/v1/stream/{session['id']}"
-            court = {"court": clip.corners, "frame_size": [1280, 720]}
-            await api.call("POST", f"{base}/setup-court", court)
-            await api.call("POST", f"{base}/start")
-            await phone.accept(await api.call("POST", f"{base}/offer", await phone.offer()))
-            await asyncio.wait_for(phone.channel_open.wait(), 30)
-            await api.call("POST", f"{base}/recording/start")
             started = time.monotonic()
             prefix = "users/"
             await until_pieces(bucket_s3, bucket, prefix, 4)
