@@ -53,23 +53,13 @@ async def end_sessions_of_lost_nodes(db: Database, bus: LiveBus, alive: set[str]
 async def mark_lost(db: Database, bus: LiveBus, session: StreamSession) -> bool:
     """Ends one session of a lost node (unless another node did it, or it moved meanwhile)."""
     gap = {"from": iso(await last_heard(bus, session)), "to": None}
-    async with db.session() as s:
-        result = await s.exec(
-            update(StreamSession)
-            .where(
-                col(StreamSession.id) == session.id,
-                col(StreamSession.status) == StreamStatus.STREAMING,
-                col(StreamSession.node_url) == session.node_url,
-            )
-            .values(
-                status=StreamStatus.ENDED,
-                ended_at=utcnow(),
-                error=NODE_LOST,
-                gaps=[*(session.gaps or []), gap],
-            )
-        )
-        await s.commit()
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    fields = {
+        "status": StreamStatus.ENDED,
+        "ended_at": utcnow(),
+        "error": NODE_LOST,
+        "gaps": [*(session.gaps or []), gap],
+    }
+    if not await claim(db, session, fields):
         return False
     await bus.forget_status(session.id)
     log.warning(
