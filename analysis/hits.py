@@ -26,7 +26,6 @@ from analysis.shot_features import moved_before
 from analysis.shuttle import ShuttlePoint
 from analysis.trained import TrainedModels
 
-SIDES = PLAYERS  # ("near", "far"), in the order of `Sample.moved`
 LOOKAHEAD_S = max(SCALES_S)  # track needed after a moment before it can be scored
 HISTORY_S = 8.0  # track and poses kept: the look-back, and a shot's flight after it
 # How far hit decisions lag the shuttle track: the track after a moment, then the moments
@@ -125,11 +124,11 @@ class HitDetector:
         feats = np.stack([self._features(times, xy, samples[i].players, i) for i in pending])
         proba = self._hit_model.predict_proba(feats)[:, 1]
         p_near = self._hitter_model.predict_proba(feats)[:, 1]
-        positions = {side: self.positions(side) for side in SIDES}
+        positions = {side: self.positions(side) for side in PLAYERS}
         for i, f, p, q in zip(pending, feats, proba, p_near):
             samples[i].features = f
             t = samples[i].time
-            moved = tuple(moved_before(*positions[side], t) for side in SIDES)
+            moved = tuple(moved_before(*positions[side], t) for side in PLAYERS)
             self._picker.add(Sample(t, float(p), float(q), samples[i], moved))
         self._scored = pending[-1] + 1
 
