@@ -40,10 +40,9 @@ from tools.export_model import export_boosted
 from tools.live_feed import stream_clip
 from tools.scoring import Counts, error_stats, hit_counts, match_hits, shuttle_counts, type_scores
 from tools.shuttle_train import fold_scorer
-from tools.training import match_folds
+from tools.training import LIVE_POSE_FPS, match_folds
 
 FILE_POSE_FPS = 15.0
-LIVE_POSE_FPS = 10.0  # the server's default pose rate per player for a live stream
 
 
 @dataclass(frozen=True)

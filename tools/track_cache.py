@@ -7,8 +7,9 @@ with the player boxes of the previous pose frame.
 
 A live stream gives the analyzer fewer frames than the file has, so the shuttle is also
 tracked as when fed only 15 or 10 frames a second (frames keep their numbers in the file,
-`fed` marks the ones the tracker saw). The players are not tracked again per rate: the poses
-at 15 a second stand in for them (the poses of a slower stream are a frame or two away).
+`fed` marks the ones the tracker saw). The players are not tracked again per rate: a live
+stream poses them at the server's live pose rate, on the fed frames it is due, and the poses
+at 15 a second nearest before those frames stand in for them (a frame away at most).
 
 The shuttle is tracked with the scorer that never saw the clip's match
 (`tools.shuttle_train.fold_scorer`): what the analyzer would do on footage of a new match.
@@ -33,7 +34,7 @@ from analysis.video import iter_frames, probe
 from tools.cache import cached_arrays, code_digest, files_digest, key_of, library_versions
 from tools.dataset import Clip, aicup_clips, denmark_clips
 from tools.shuttle_train import fold_scorer
-from tools.training import TRAIN_RATES, Rate, rate_name, stream_frames
+from tools.training import LIVE_POSE_FPS, TRAIN_RATES, Rate, rate_name, stream_frames
 
 POSE_FPS = 15.0
 PLAYER_CODE = (
@@ -164,7 +165,44 @@ def load(clip: Clip, rate: Rate, scorer: CandidateScorer | None = None) -> dict[
     """Players and shuttle of one clip in one dict, the shuttle as tracked at `rate` by
     `scorer` (by default the one that never saw the clip's match)."""
     scorer = scorer if scorer is not None else fold_scorer(clip.match)
-    return {**players(clip), **shuttle(clip, rate, scorer)}
+    track = shuttle(clip, rate, scorer)
+    posed = players(clip)
+    if rate is not None:
+        posed = posed_live(posed, track["fed"], track["times"], min(rate, LIVE_POSE_FPS))
+    return {**posed, **track}
+
+
+def live_pose_frames(fed: np.ndarray, times: np.ndarray, pose_fps: float) -> np.ndarray:
+    """The fed frames a live analysis poses at `pose_fps`: as `CourtTrackers` schedules them,
+    the first fed frame at or after each pose's due time, the next due one interval on."""
+    chosen = []
+    due = -np.inf
+    for frame in np.flatnonzero(fed):
+        if times[frame] >= due - 1e-6:
+            chosen.append(frame)
+            due = max(due + 1.0 / pose_fps, times[frame])
+    return np.array(chosen, dtype=int)
+
+
+def posed_live(
+    players: dict[str, np.ndarray], fed: np.ndarray, times: np.ndarray, pose_fps: float
+) -> dict[str, np.ndarray]:
+    """Players as a live stream has them: only the poses at its pose frames, each the
+    cached pose nearest before it."""
+    cached = np.flatnonzero(players["posed"])
+    wanted = live_pose_frames(fed, times, pose_fps)
+    at = np.searchsorted(cached, wanted, side="right") - 1
+    keep = np.zeros(len(players["posed"]), dtype=bool)
+    keep[cached[at[at >= 0]]] = True
+    out = {}
+    for name, values in players.items():
+        if name in ("size", "times"):
+            out[name] = values
+        elif name == "posed":
+            out[name] = values & keep
+        else:
+            out[name] = np.where(keep.reshape((-1,) + (1,) * (values.ndim - 1)), values, np.nan)
+    return out
 
 
 class _NoShuttle:

@@ -10,11 +10,14 @@ from typing import TypeVar
 import numpy as np
 
 from analysis.model import MISSING
+from server.config import Settings
 from tools.dataset import Clip
 
 # An input rate: None for every frame of the file, else a live stream's frames per second.
 Rate = float | None
 TRAIN_RATES: tuple[Rate, ...] = (None, 15.0, 10.0)
+# A live stream's players are posed this often (the server's default), a file's 15 a second.
+LIVE_POSE_FPS = Settings.live_pose_fps
 
 _F = TypeVar("_F")
 
