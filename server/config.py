@@ -93,8 +93,9 @@ class Settings:
     login_failures_per_address: int = 50
     login_failure_window_s: float = 900.0
     password_hash_threads: int = 1
-    # Live streams: poses per second and player (at most the stream's own rate).
-    live_pose_fps: float = 10.0
+    # Live streams: poses per second and player (at most the stream's own rate, and within
+    # the budget below): a High stream alone is posed on every frame, as its models learnt.
+    live_pose_fps: float = 15.0
     # Poses per second the machine spends on all live sessions together (~0.6 of a core here).
     live_pose_budget: float = 40.0
     # Live sessions at once (0: two per CPU core). Past what the CPU can analyse, frames would

@@ -127,8 +127,8 @@ async def test_live_session_rate_latency_and_pose_budget(aiohttp_client, setting
     _, during = await scrape(client)
     assert value(during, "badminton_live_sessions") == 1
     assert value(during, "badminton_live_session_limit") == settings.live_session_limit
-    # One High session: 2 players at 10 poses a second of a budget of 40.
-    assert value(during, "badminton_live_pose_budget_use") == 0.5
+    # One High session: 2 players at 15 poses a second of a budget of 40.
+    assert value(during, "badminton_live_pose_budget_use") == 0.75
     frames = "badminton_live_frames_analysed_total"
     assert value(during, frames) > value(before, frames)
     latency = "badminton_live_latency_seconds_count"
