@@ -175,7 +175,12 @@ def summarise(results: list[dict]) -> dict:
         "fold_f1_6": _spread(fold_f1) if len(by_match) > 1 else None,
         "types": type_scores([t for t, _ in types], [p for _, p in types]),
         "foot_error_m": error_stats([e for r in results for e in r["foot_errors"]]),
-        "rallies": {"found": sum(r["rallies"] for r in results), "labelled": len(results)},
+        # Each clip is one rally: a split rally and a lost one would cancel out in the sum.
+        "rallies": {
+            "found": sum(r["rallies"] for r in results),
+            "labelled": len(results),
+            "clips_right": sum(r["rallies"] == 1 for r in results),
+        },
         "shots_withdrawn": sum(r["revisions"] for r in results),
     }
     if all("shuttle" in r for r in results):
@@ -193,7 +198,8 @@ def _spread(values: list[float]) -> dict:
 
 HEADER = (
     f"{'input':<24} {'F1@6':>5} {'F1@3':>5} {'any':>5} {'P@6':>5} {'R@6':>5} "
-    f"{'type':>5} {'foot m':>6} {'rallies':>7} {'folds F1@6 min/med/max':>23} {'withdrawn':>9}"
+    f"{'type':>5} {'foot m':>6} {'rallies':>7} {'right':>5} {'folds F1@6 min/med/max':>23} "
+    f"{'withdrawn':>9}"
 )
 
 
@@ -206,7 +212,7 @@ def print_row(label: str, s: dict) -> None:
     print(
         f"{label:<24} {h6['f1']:5.3f} {h3['f1']:5.3f} {anyone['f1']:5.3f} {h6['precision']:5.3f} "
         f"{h6['recall']:5.3f} {s['types']['accuracy']:5.3f} {foot if foot is not None else '-':>6} "
-        f"{rallies:>7} {spread:>23} {s['shots_withdrawn']:>9}",
+        f"{rallies:>7} {s['rallies']['clips_right']:>5} {spread:>23} {s['shots_withdrawn']:>9}",
         flush=True,
     )
 
