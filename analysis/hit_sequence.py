@@ -11,7 +11,10 @@ player within a rally cost `same_player_penalty` (a hit between them was missed)
 closer than `min_gap_s` cannot both be. A rally opens with a serve, and the laws keep both
 server and receiver standing still until it is struck: opening one with a hit when either
 player moved more than STILL_M just before costs `moving_start_penalty` (it is a return of a
-missed serve; a weaker candidate before it may be the serve). The best sequence, the one
+missed serve, and a weaker candidate up to SERVE_BEFORE_S before it may be that serve). With
+no candidate there, and one of them still (the server, just after serving), it is a return
+whose serve was never a candidate (too close to it, or the shuttle not yet tracked): it opens
+the rally at no cost. The best sequence, the one
 worth most, is found by dynamic programming over the candidates in time order (Viterbi): a
 candidate's best score as the latest hit, per player, is its worth plus the best score it
 can follow.
@@ -41,6 +44,7 @@ CANDIDATE_FLOOR = 0.03  # smoothed hit probability below which a moment is never
 LOOKBACK_S = 3.0  # hits this much older than the newest moment are final
 INTERVAL_HISTORY = 30  # sample intervals the rate is judged on
 EDGE_S = 1e-3  # timestamps are rounded: window edges are widened by this much
+SERVE_BEFORE_S = 2.0  # a serve is at most this long before its return
 
 
 @dataclass(frozen=True)
@@ -131,12 +135,19 @@ class HitSequence(Generic[T]):
 
     params: SequenceParams = field(default_factory=SequenceParams)
     _candidates: list[Candidate[T]] = field(default_factory=list)
+    # Per candidate: whether an earlier one, up to SERVE_BEFORE_S before it, may be a serve.
+    _after_serve: list[bool] = field(default_factory=list)
     _anchor: Chosen[T] | None = None  # the last committed hit
     _path: list[Chosen[T]] | None = None
 
     def add(self, candidate: Candidate[T]) -> None:
         if self._candidates and candidate.time < self._candidates[-1].time:
             raise ValueError("candidates must arrive in time order")
+        # Judged on arrival, while every candidate that far back is still kept (commits drop
+        # only those older than LOOKBACK_S before the newest moment).
+        earliest = candidate.time - SERVE_BEFORE_S
+        latest = candidate.time - self.params.min_gap_s + 1e-6
+        self._after_serve.append(any(earliest <= c.time <= latest for c in self._candidates))
         self._candidates.append(candidate)
         self._path = None
 
@@ -163,7 +174,9 @@ class HitSequence(Generic[T]):
         final = [c for c in self.path() if c.candidate.time < before]
         if final:
             self._anchor = final[-1]
-        self._candidates = [c for c in self._candidates if c.time >= before]
+        kept = [k for k, c in enumerate(self._candidates) if c.time >= before]
+        self._candidates = [self._candidates[k] for k in kept]
+        self._after_serve = [self._after_serve[k] for k in kept]
         self._path = None
         return final
 
@@ -220,10 +233,12 @@ class HitSequence(Generic[T]):
 
     def _opening(self, cands: list[Candidate[T]]) -> np.ndarray:
         """(n,): what opening a rally with each candidate is worth: 0 when both players stood
-        still (or are not known), less when either was on the move."""
-        moved = np.array([c.moved for c in cands], dtype=np.float64).reshape(-1, 2)
-        on_the_move = (moved > STILL_M).any(axis=1)
-        return np.where(on_the_move, -self.params.moving_start_penalty, 0.0)
+        still (or are not known), less when both were on the move, or either was and an
+        earlier candidate may be the serve."""
+        moving = np.array([c.moved for c in cands], dtype=np.float64).reshape(-1, 2) > STILL_M
+        after_serve = np.array(self._after_serve, dtype=bool)
+        costs = moving.all(axis=1) | (moving.any(axis=1) & after_serve)
+        return np.where(costs, -self.params.moving_start_penalty, 0.0)
 
     def _after_anchor(self, time: float, player: int, opening: float) -> float | None:
         """What following the last committed hit costs (None: not allowed); `opening`: what

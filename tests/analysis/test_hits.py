@@ -117,15 +117,53 @@ def test_the_receiver_on_the_move_makes_no_serve_either():
 
 def test_a_lone_hit_on_the_move_after_a_long_blind_spot_opens_no_rally():
     """Hits of a rally missed while the shuttle was lost leave a long pause; a weak hit after
-    it, with the players running, is no serve: it opens no second rally."""
+    it, with both players running, is no serve nor a return of one: it opens no second
+    rally."""
     sequence: HitSequence[int] = HitSequence(SequenceParams(moving_start_penalty=2.0))
     sequence.add(Candidate(0.0, 0.9, 0.9, 0, moved=(0.0, 0.0)))
     sequence.add(Candidate(0.7, 0.9, 0.1, 1, moved=(0.5, 0.6)))
-    sequence.add(Candidate(4.0, 0.5, 0.1, 2, moved=(0.8, math.nan)))
+    sequence.add(Candidate(4.0, 0.5, 0.1, 2, moved=(0.8, 0.6)))
     assert [c.candidate.item for c in sequence.path()] == [0, 1]
     # Without the rule it opens a rally of its own.
     sequence.set_params(SequenceParams())
     assert [c.candidate.item for c in sequence.path()] == [0, 1, 2]
+
+
+def test_a_hit_on_the_move_after_a_possible_serve_opens_no_rally_alone():
+    """One player running, and a faint candidate before that may be the serve (too weak to
+    take): the hit is a return of a missed serve and opens no rally on its own."""
+    sequence: HitSequence[int] = HitSequence(SequenceParams(moving_start_penalty=2.0))
+    sequence.add(Candidate(0.0, 0.9, 0.9, 0, moved=(0.0, 0.0)))
+    sequence.add(Candidate(0.7, 0.9, 0.1, 1, moved=(0.5, 0.6)))
+    sequence.add(Candidate(3.5, 0.04, 0.5, 2, moved=(0.6, 0.7)))
+    sequence.add(Candidate(4.0, 0.5, 0.1, 3, moved=(0.8, math.nan)))
+    assert [c.candidate.item for c in sequence.path()] == [0, 1]
+    sequence.set_params(SequenceParams())
+    assert [c.candidate.item for c in sequence.path()] == [0, 1, 3]
+
+
+def test_a_return_whose_serve_was_no_candidate_opens_the_rally():
+    """A short serve returned at once: the serve's peak is within the minimum gap of the
+    return (or the shuttle was not tracked yet), so no candidate may be the serve, and the
+    confident return on the move opens the rally at no cost."""
+    serve = Candidate(0.0, 0.12, 0.03, 0, moved=(0.1, 0.03))
+    ret = Candidate(0.27, 0.68, 0.84, 1, moved=(0.68, 0.15))
+    for candidates in ([serve, ret], [ret]):
+        sequence: HitSequence[int] = HitSequence(SequenceParams(moving_start_penalty=2.0))
+        for candidate in candidates:
+            sequence.add(candidate)
+        assert [(c.candidate.item, c.player) for c in sequence.path()] == [(1, "near")]
+
+
+def test_whether_a_serve_may_precede_is_judged_before_commits_drop_candidates():
+    """Committing drops the candidates before a time; a candidate added earlier keeps the
+    serve before it that it had when it arrived."""
+    sequence: HitSequence[int] = HitSequence(SequenceParams(moving_start_penalty=2.0))
+    sequence.add(Candidate(0.0, 0.03, 0.5, 0, moved=(0.0, 0.0)))
+    sequence.add(Candidate(1.5, 0.68, 0.84, 1, moved=(0.68, 0.15)))
+    assert [c.candidate.item for c in sequence.path()] == []
+    assert sequence.commit(before=1.0) == []
+    assert [c.candidate.item for c in sequence.path()] == []
 
 
 def test_a_still_opening_or_one_not_known_costs_nothing():
