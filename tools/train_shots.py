@@ -137,16 +137,9 @@ def load_data(clips: list[Clip], rates: tuple[Rate, ...] = TRAIN_RATES) -> Data:
     return {(c.key, r): clip_samples(c, r) for c in clips for r in rates}
 
 
-def fit_rates(
-    clips: list[Clip], data: Data, rates: tuple[Rate, ...] = TRAIN_RATES, final: bool = True
-):
-    """The boosted trees typing strokes once the next hit is known (`final`) or at once,
-    trained at every rate."""
-    x, y = _rows(clips, data, rates, final)
-    return fit(x, y)
-
-
 def _rows(clips: list[Clip], data: Data, rates: tuple[Rate, ...], final: bool):
+    """Feature rows and types of the clips at every rate, once the next hit is known (`final`)
+    or at once."""
     parts = [data[c.key, r] for c in clips for r in rates]
     x = np.vstack([p.final if final else p.provisional for p in parts])
     return x, [t for p in parts for t in p.types]
@@ -189,18 +182,17 @@ class Fits:
                 x, y = _rows(train, self.data, self.rates, final)
                 trees = export_boosted(fit(x, y), FEATURE_NAMES, tuple(sorted(set(y))))
                 parts.append((trees, fit_linear(x, y)))
-            classes = parts[0][0].classes
-            self._fitted[key] = Fitted(*parts, follows=follows(train, self.data, classes))
+            rallies = [self.data[c.key, self.rates[0]].types for c in train]
+            self._fitted[key] = Fitted(*parts, follows=follows(rallies, parts[0][0].classes))
         return self._fitted[key]
 
 
-def follows(clips: list[Clip], data: Data, classes: tuple[str, ...]) -> np.ndarray:
-    """P(type | the rally's previous type) over the labelled rallies, with FOLLOW_COUNT added
-    to every pair."""
+def follows(rallies: list[list[str]], classes: tuple[str, ...]) -> np.ndarray:
+    """P(type | the rally's previous type) over the labelled rallies' types, with
+    FOLLOW_COUNT added to every pair."""
     index = {t: k for k, t in enumerate(classes)}
     counts = np.full((len(classes), len(classes)), FOLLOW_COUNT)
-    for c in clips:
-        types = data[c.key, next(r for r in TRAIN_RATES if (c.key, r) in data)].types
+    for types in rallies:
         for a, b in zip(types[:-1], types[1:]):
             if a in index and b in index:
                 counts[index[a], index[b]] += 1
