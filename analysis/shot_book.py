@@ -3,8 +3,9 @@
 A shot is announced as soon as its hit is found, with the type its hit and the flight so far
 suggest. The hit detector may still revise its latest hits (drop one, add one, give one to
 the other player), and the next hit shows where the shuttle went, which types the shot
-better: each revision becomes a `ShotUpdated` or a `ShotRemoved` event. A shot is final once
-its hit is committed and its next hit too (or its rally is over).
+better: each revision becomes a `ShotUpdated` or a `ShotRemoved` event. A shot's first guess
+also weighs the type of the shot before it, so it is guessed again when that one changes. A
+shot is final once its hit is committed and its next hit too (or its rally is over).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from analysis.hits import Hit, HitUpdate
 from analysis.rallies import RallyTracker
 from analysis.shots import ShotType
 
-# (hit, next hit of the rally or None, index in the rally, whether the rally is over) -> type
-Classifier = Callable[[Hit, Hit | None, int, bool], ShotType]
+# (hit, next hit of the rally or None, index in the rally, whether the rally is over, type of
+# the rally's shot before or None) -> type
+Classifier = Callable[[Hit, Hit | None, int, bool, ShotType | None], ShotType]
 
 
 @dataclass
@@ -26,6 +28,7 @@ class _Entry:
     shot: ShotDetected
     hit: Hit
     typed_for: tuple  # what the type was worked out from (retyped when it changes)
+    typed: ShotType | None = None
     committed: bool = False
     final: bool = False
 
@@ -124,23 +127,31 @@ class ShotBook:
             index = 0  # shots of the same rally before this one
             while index < k and _rally(entries[k - index - 1]) == rally_id:
                 index += 1
-            previous = entries[k - 1].hit if index > 0 else None
+            previous = entries[k - 1] if index > 0 else None
             after = entries[k + 1] if k + 1 < len(entries) else None
             nxt = after.hit if after is not None and _rally(after) == rally_id else None
             over = self._rallies.is_closed(rally_id)
-            key = (entry.hit.player, previous and previous.frame, nxt and (nxt.frame, nxt.player))
-            key += (index, over)
+            before = previous.typed if previous is not None else None
+            key = (entry.hit.player, previous and previous.hit.frame, before)
+            key += (nxt and (nxt.frame, nxt.player), index, over)
             if key != entry.typed_for:
                 entry.typed_for = key
-                events += self._type(entry, nxt, index, over, rally_id)
+                events += self._type(entry, nxt, index, over, rally_id, before)
             if entry.committed and after is not None and after.committed:
                 entry.final = True
         return events
 
     def _type(
-        self, entry: _Entry, nxt: Hit | None, index: int, over: bool, rally_id: int
+        self,
+        entry: _Entry,
+        nxt: Hit | None,
+        index: int,
+        over: bool,
+        rally_id: int,
+        before: ShotType | None,
     ) -> list[Event]:
-        shot_type = self._classify(entry.hit, nxt, index, over)
+        shot_type = self._classify(entry.hit, nxt, index, over, before)
+        entry.typed = shot_type
         new = replace(
             entry.shot,
             player=entry.hit.player,

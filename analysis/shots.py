@@ -3,9 +3,10 @@
 A shot is typed as soon as its hit is found, from the hit alone (analysis/models/
 shots_open.json), and typed again once the next hit or the end of the rally is known
 (analysis/models/shots.json), because where the shuttle went is what tells most types apart.
-Both are small boosted-tree models trained by tools/train_shots.py that map the features of
-`shot_features` to the 9 types. On top of them holds the rule of the game that a rally's first
-hit, struck from a standstill, is a serve and no other hit is.
+Both are small models trained by tools/train_shots.py that map the features of
+`shot_features` to the 9 types (analysis/shots_model.py); the first guess also weighs what
+usually follows the type of the shot before it. On top of them holds the rule of the game that
+a rally's first hit, struck from a standstill, is a serve and no other hit is.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ _SERVE = FEATURE_NAMES.index("serve")
 class ShotType:
     type: str
     confidence: float
+    proba: tuple[float, ...] = ()  # every class's probability, in the model's class order
 
 
 def context_of(hit: Hit, hits: HitDetector) -> HitContext:
@@ -61,9 +63,15 @@ class ShotClassifier:
         self._first = models.shots_open
 
     def __call__(
-        self, hit: Hit, next_hit: Hit | None, index_in_rally: int, rally_over: bool
+        self,
+        hit: Hit,
+        next_hit: Hit | None,
+        index_in_rally: int,
+        rally_over: bool,
+        previous: ShotType | None = None,
     ) -> ShotType:
-        """The most probable type of a hit, with its probability as the confidence."""
+        """The most probable type of a hit, with its probability as the confidence
+        (`previous`: the type of the rally's shot before, known from this hit on)."""
         flight = None
         if next_hit is not None:
             times, xy = self._hits.track_between(hit.time, next_hit.time)
@@ -75,8 +83,13 @@ class ShotClassifier:
             index_in_rally,
             rally_over,
         )
-        model = self._settled if next_hit is not None or rally_over else self._first
-        proba = model.predict_proba(features[None, :])[0]
+        if next_hit is not None or rally_over:
+            model = self._settled
+            proba = model.predict_proba(features[None, :])[0]
+        else:
+            model = self._first
+            before = previous.proba if previous is not None and previous.proba else None
+            proba = model.after(model.predict_proba(features[None, :])[0], before)
         return serve_rule(proba, model.classes, serve=features[_SERVE] == 1.0)
 
 
@@ -87,4 +100,4 @@ def serve_rule(proba: np.ndarray, classes: tuple[str, ...], serve: bool) -> Shot
     if not allowed.any():
         allowed[:] = True
     best = int(np.argmax(np.where(allowed, proba, -1.0)))
-    return ShotType(classes[best], float(proba[best]))
+    return ShotType(classes[best], float(proba[best]), tuple(float(p) for p in proba))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from analysis.hit_sequence import PickerParams
 from analysis.model import BoostedTrees, load_model, load_model_metadata
+from analysis.shots_model import ShotModel, load_shot_model
 from analysis.shuttle_detect import CandidateScorer, default_scorer
 
 
@@ -16,8 +17,8 @@ class TrainedModels:
     hits: BoostedTrees  # whether a moment of the track is a hit
     hitter: BoostedTrees  # which player hit
     picker: PickerParams  # how the hit sequence is chosen
-    shots: BoostedTrees  # a shot's type once the next hit is known
-    shots_open: BoostedTrees  # a shot's type as soon as its hit is found
+    shots: ShotModel  # a shot's type once the next hit is known
+    shots_open: ShotModel  # a shot's type as soon as its hit is found
 
     @classmethod
     def shipped(cls) -> TrainedModels:
@@ -27,6 +28,6 @@ class TrainedModels:
             hits=load_model("hits"),
             hitter=load_model("hitter"),
             picker=PickerParams.from_json(load_model_metadata("hits")["picker"]),
-            shots=load_model("shots"),
-            shots_open=load_model("shots_open"),
+            shots=load_shot_model("shots"),
+            shots_open=load_shot_model("shots_open"),
         )

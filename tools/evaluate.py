@@ -36,7 +36,6 @@ from analysis.video_analyzer import VideoAnalyzer
 from server.cli import silence_native_stderr
 from tools import court_eval, shuttle_eval, train_hits, train_shots
 from tools.dataset import Clip, aicup_clips, denmark_clips, shuttle_sources
-from tools.export_model import export_boosted
 from tools.live_feed import stream_clip
 from tools.scoring import Counts, error_stats, hit_counts, match_hits, shuttle_counts, type_scores
 from tools.shuttle_train import fold_scorer
@@ -70,33 +69,21 @@ def fold_models(
     if hit_folds is None:
         hit_folds = train_hits.nested_scores(clips, train_hits.load_data(clips))
     shot_data = train_shots.load_data(clips)
+    shots = train_shots.fold_models(clips, train_shots.Fits(clips, shot_data))
     folds = {f.match: f for f in hit_folds}
     out = {}
-    for match, train, _ in match_folds(clips):
-        shots = {
-            final: train_shots.fit_rates(train, shot_data, final=final) for final in (True, False)
-        }
-        exported = {
-            final: export_boosted(model, _shot_features(), tuple(model.classes_))
-            for final, model in shots.items()
-        }
+    for match, _, _ in match_folds(clips):
         fold = folds[match]
         out[match] = TrainedModels(
             shuttle=fold_scorer(match),
             hits=fold.hits,
             hitter=fold.hitter,
             picker=fold.params,
-            shots=exported[True],
-            shots_open=exported[False],
+            shots=shots[match][0],
+            shots_open=shots[match][1],
         )
     print(f"models trained for {len(out)} held-out matches in {time.monotonic() - started:.0f} s")
     return out
-
-
-def _shot_features() -> tuple[str, ...]:
-    from analysis.shot_features import FEATURE_NAMES
-
-    return FEATURE_NAMES
 
 
 def analyse(clip: Clip, mode: Mode, models: TrainedModels | None) -> tuple[dict, list, float]:

@@ -32,7 +32,6 @@ from analysis.shuttle_detect import FEATURE_NAMES as CANDIDATE_FEATURES
 from tools import shuttle_eval, train_hits, train_shots
 from tools.cache import code_digest, files_digest, library_versions
 from tools.dataset import REPO_ROOT, aicup_clips, shuttle_sources
-from tools.export_model import export_boosted
 from tools.scoring import Counts
 from tools.shuttle_train import fold_scorer, scorer_json, training_clips
 from tools.training import TRAIN_RATES, rate_name
@@ -48,6 +47,7 @@ TRAINING_CODE = (
     "analysis.players",
     "analysis.pose",
     "analysis.shot_features",
+    "analysis.shots_model",
     "analysis.shuttle",
     "analysis.shuttle_detect",
     "analysis.shuttle_path",
@@ -198,7 +198,8 @@ def train_shot_models() -> dict:
     started = time.monotonic()
     clips = aicup_clips()
     data = train_shots.load_data(clips)
-    held_out = train_shots.held_out_scores(clips, data)
+    fits = train_shots.Fits(clips, data)
+    held_out = train_shots.held_out_scores(clips, data, fits=fits)
     scores = {
         rate_name(r): {"final": s.final, "provisional": s.provisional} for r, s in held_out.items()
     }
@@ -207,9 +208,8 @@ def train_shot_models() -> dict:
             f"shot types held out by match, {rate}: {entry['final']['accuracy']:.3f} once the "
             f"next hit is known, {entry['provisional']['accuracy']:.3f} at once"
         )
-    for name, final in (("shots", True), ("shots_open", False)):
-        model = train_shots.fit_rates(clips, data, final=final)
-        exported = export_boosted(model, SHOT_FEATURES, tuple(model.classes_)).to_json()
+    for name, model in zip(("shots", "shots_open"), train_shots.models(fits, clips)):
+        exported = model.to_json()
         exported["provenance"] = provenance(SHOT_FEATURES, scores)
         write_model(name, exported)
     print(f"shots done in {time.monotonic() - started:.0f} s", file=sys.stderr)

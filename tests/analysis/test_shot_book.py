@@ -19,9 +19,13 @@ class Typer:
 
     def __init__(self) -> None:
         self.calls: list[tuple[int, int | None, int, bool]] = []
+        self.previous: list[tuple[int, str | None]] = []  # (frame, type of the shot before)
 
-    def __call__(self, h: Hit, nxt: Hit | None, index: int, over: bool) -> ShotType:
+    def __call__(
+        self, h: Hit, nxt: Hit | None, index: int, over: bool, previous: ShotType | None
+    ) -> ShotType:
         self.calls.append((h.frame, nxt.frame if nxt else None, index, over))
+        self.previous.append((h.frame, previous.type if previous else None))
         if nxt is not None:
             return ShotType("lift", 0.8)
         return ShotType("smash" if over else "net_shot", 0.5)
@@ -106,3 +110,37 @@ def test_a_rally_whose_only_hit_is_withdrawn_is_dropped():
     assert len(rallies.rallies) == 1
     book.apply(HitUpdate([], []))
     assert rallies.rallies == [] and rallies.current_id == 1
+
+
+class HitterTyper(Typer):
+    """Once the next hit is known: a near player's shot is a lift, a far player's a smash."""
+
+    def __call__(
+        self, h: Hit, nxt: Hit | None, index: int, over: bool, previous: ShotType | None
+    ) -> ShotType:
+        shot_type = super().__call__(h, nxt, index, over, previous)
+        if nxt is None:
+            return shot_type
+        return ShotType("lift" if h.player == "near" else "smash", 0.8, (0.8, 0.2))
+
+
+def test_a_first_guess_is_given_the_type_of_the_shot_before_and_made_again_when_it_changes():
+    typer = HitterTyper()
+    book = ShotBook(typer, RallyTracker())
+    book.apply(HitUpdate([], [hit(30, "near")]))
+    book.apply(HitUpdate([], [hit(30, "near"), hit(60, "far")]))
+    assert typer.previous == [(30, None), (30, None), (60, "lift")]
+
+    # The first shot's hitter changes, and with it its type: the second shot's first guess is
+    # made again with it, though nothing of its own hit changed.
+    typer.previous.clear()
+    events = book.apply(HitUpdate([], [hit(30, "far"), hit(60, "far")]))
+    assert typer.previous == [(30, None), (60, "smash")]
+    assert [(u.shot.shot_id, u.shot.shot) for u in events if isinstance(u, ShotUpdated)] == [
+        (1, "smash")
+    ]
+
+    # A new rally's first shot has no shot before it.
+    typer.previous.clear()
+    book.apply(HitUpdate([], [hit(30, "far"), hit(60, "far"), hit(900, "near")]))
+    assert (900, None) in typer.previous
