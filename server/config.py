@@ -22,6 +22,7 @@ MB = 1024 * 1024
 GB = 1024 * MB
 # TURN credentials live long enough to set up a relay, and never long past a match.
 MIN_TURN_TTL_S = 60
+MIN_POSE_FPS = 3.0  # below this, who hit a shot is guesswork
 MAX_TURN_TTL_S = 6 * 3600
 
 
@@ -215,6 +216,13 @@ class Settings:
     @property
     def live_session_limit(self) -> int:
         return self.max_live_sessions or 2 * (os.cpu_count() or 1)
+
+    def live_pose_rate(self, stream_fps: float, sessions: int) -> float:
+        """Poses per second and player for each of `sessions` live streams: as many as the
+        stream and LIVE_POSE_FPS allow, within LIVE_POSE_BUDGET shared by every session (two
+        players each)."""
+        share = self.live_pose_budget / (2 * max(1, sessions))
+        return max(MIN_POSE_FPS, min(stream_fps, self.live_pose_fps, share))
 
     @property
     def files_dir(self) -> Path:

@@ -59,7 +59,6 @@ QUALITY_PRESETS: dict[str, dict[str, Any]] = {
     "max": {"label": "Max", "fps": 30, "kbps": 2500},
 }
 VIEWER_TTL_S = 4 * 3600
-MIN_POSE_FPS = 3.0  # below this, who hit a shot is guesswork
 MAX_VIEWER_TTL_S = 7 * 24 * 3600
 
 
@@ -295,7 +294,7 @@ class Streams:
             Court.from_mapping(session.court, size),
             size,
             partial(server_configuration, self.settings),
-            pose_fps=self._pose_fps(fps, len(self.live) + 1),
+            pose_fps=self.settings.live_pose_rate(fps, len(self.live) + 1),
             stream_fps=fps,
             publisher_grace_s=self.settings.publisher_grace_s,
             on_abandoned=self._abandoned,
@@ -309,16 +308,11 @@ class Streams:
             self.cluster.bus.publish(live.id, [], live.status())
         return live
 
-    def _pose_fps(self, stream_fps: float, sessions: int) -> float:
-        """Poses per second and player: as many as the stream and the setting allow, within
-        the machine's pose budget shared by every live session (two players each)."""
-        share = self.settings.live_pose_budget / (2 * max(1, sessions))
-        return max(MIN_POSE_FPS, min(stream_fps, self.settings.live_pose_fps, share))
-
     def _share_poses(self) -> None:
         """Spreads the pose budget again when a session opens or closes."""
+        sessions = len(self.live)
         for live in self.live.values():
-            live.analysis.set_pose_fps(self._pose_fps(live.stream_fps, len(self.live)))
+            live.analysis.set_pose_fps(self.settings.live_pose_rate(live.stream_fps, sessions))
 
     async def publisher_offer(self, user: User, session_id: str, body: dict[str, Any]):
         session = await self.owned(user, session_id)

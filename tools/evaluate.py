@@ -39,7 +39,7 @@ from tools.dataset import Clip, aicup_clips, denmark_clips, shuttle_sources
 from tools.live_feed import stream_clip
 from tools.scoring import Counts, error_stats, hit_counts, match_hits, shuttle_counts, type_scores
 from tools.shuttle_train import fold_scorer
-from tools.training import LIVE_POSE_FPS, match_folds
+from tools.training import live_pose_fps, match_folds
 
 FILE_POSE_FPS = 15.0
 
@@ -61,15 +61,19 @@ MODES = {"file": Mode("file", None), "high": Mode("high", 15.0), "medium": Mode(
 
 
 def fold_models(
-    clips: list[Clip], hit_folds: list[train_hits.FoldResult] | None = None
+    clips: list[Clip],
+    hit_folds: list[train_hits.FoldResult] | None = None,
+    shot_fits: train_shots.Fits | None = None,
 ) -> dict[str, TrainedModels]:
     """For each match of `clips`, every model trained without it (the hit models and their
-    picking nested: `train_hits.nested_scores`, computed here unless given)."""
+    picking nested: `train_hits.nested_scores`; the shot models and their settings nested:
+    `train_shots.Fits`; each computed here unless given)."""
     started = time.monotonic()
     if hit_folds is None:
         hit_folds = train_hits.nested_scores(clips, train_hits.load_data(clips))
-    shot_data = train_shots.load_data(clips)
-    shots = train_shots.fold_models(clips, train_shots.Fits(clips, shot_data))
+    if shot_fits is None:
+        shot_fits = train_shots.Fits(clips, train_shots.load_data(clips))
+    shots = train_shots.fold_models(clips, shot_fits)
     folds = {f.match: f for f in hit_folds}
     out = {}
     for match, _, _ in match_folds(clips):
@@ -98,7 +102,7 @@ def analyse(clip: Clip, mode: Mode, models: TrainedModels | None) -> tuple[dict,
     else:
         info = probe(clip.video)
         court = Court.from_mapping(clip.corners, (info.width, info.height))
-        pose_fps = min(LIVE_POSE_FPS, mode.stream_fps)
+        pose_fps = live_pose_fps(mode.stream_fps)
         run = stream_clip(clip.video, court, mode.stream_fps, pose_fps, models)
         if run.report is None:
             raise RuntimeError(f"{clip.key}: the live analysis analysed no frame")

@@ -34,7 +34,7 @@ from analysis.video import iter_frames, probe
 from tools.cache import cached_arrays, code_digest, files_digest, key_of, library_versions
 from tools.dataset import Clip, aicup_clips, denmark_clips
 from tools.shuttle_train import fold_scorer
-from tools.training import LIVE_POSE_FPS, TRAIN_RATES, Rate, rate_name, stream_frames
+from tools.training import TRAIN_RATES, Rate, live_pose_fps, rate_name, stream_frames
 
 POSE_FPS = 15.0
 PLAYER_CODE = (
@@ -168,7 +168,7 @@ def load(clip: Clip, rate: Rate, scorer: CandidateScorer | None = None) -> dict[
     track = shuttle(clip, rate, scorer)
     posed = players(clip)
     if rate is not None:
-        posed = posed_live(posed, track["fed"], track["times"], min(rate, LIVE_POSE_FPS))
+        posed = posed_live(posed, track["fed"], track["times"], live_pose_fps(rate))
     return {**posed, **track}
 
 

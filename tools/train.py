@@ -34,7 +34,7 @@ from tools.cache import code_digest, files_digest, library_versions
 from tools.dataset import REPO_ROOT, aicup_clips, shuttle_sources
 from tools.scoring import Counts
 from tools.shuttle_train import fold_scorer, scorer_json, training_clips
-from tools.training import TRAIN_RATES, rate_name
+from tools.training import TRAIN_RATES, live_pose_fps, rate_name
 
 # Everything whose change changes what training makes.
 TRAINING_CODE = (
@@ -86,12 +86,18 @@ def training_code_digest() -> str:
     return code_digest(TRAINING_CODE)
 
 
+def live_poses() -> dict[str, float]:
+    """Poses per second a live stream was trained with, per stream rate (server settings)."""
+    return {rate_name(r): live_pose_fps(r) for r in TRAIN_RATES if r is not None}
+
+
 def provenance(features: tuple[str, ...], held_out: dict) -> dict:
     return {
         "made_by": "make train",
         "data_sha256": data_digest(),
         "data_files": len(training_files()),
         "code_sha256": training_code_digest(),
+        "live_poses_per_second": live_poses(),
         "commit": _commit_at_start(),
         "libraries": library_versions((*TRAINING_LIBRARIES, "opencv-contrib-python", "av")),
         "features": list(features),

@@ -16,8 +16,6 @@ from tools.dataset import Clip
 # An input rate: None for every frame of the file, else a live stream's frames per second.
 Rate = float | None
 TRAIN_RATES: tuple[Rate, ...] = (None, 15.0, 10.0)
-# A live stream's players are posed this often (the server's default), a file's 15 a second.
-LIVE_POSE_FPS = Settings.live_pose_fps
 
 _F = TypeVar("_F")
 
@@ -40,6 +38,12 @@ def stream_frames(frames: Iterable[_F], stream_fps: Rate) -> Iterator[tuple[_F, 
         if fed and stream_fps is not None:
             next_time += 1.0 / stream_fps
         yield frame, fed
+
+
+def live_pose_fps(stream_fps: float) -> float:
+    """Poses per second and player the server gives a live stream at `stream_fps` alone on a
+    node, with its default settings (a file is posed 15 times a second)."""
+    return Settings().live_pose_rate(stream_fps, sessions=1)
 
 
 def match_folds(clips: list[Clip]) -> Iterator[tuple[str, list[Clip], list[Clip]]]:

@@ -1,6 +1,6 @@
 """The shipped models say how they were made, and were made from the data and code here:
-a change to the training data, the trackers, the features or the training code without
-`make train` fails here."""
+a change to the training data, the trackers, the features, the training code or the live pose
+rate without `make train` fails here."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 import pytest
 
 from analysis.model import MODELS_DIR
-from tools.train import FEATURES, data_digest, training_code_digest
+from tools.train import FEATURES, data_digest, live_poses, training_code_digest
 
 pytestmark = pytest.mark.usefixtures("shared_data")
 
@@ -28,6 +28,10 @@ def test_model_was_made_from_the_data_and_code_here(name, shared_data):
         f"{name}.json was trained by other code than this: run `make train`"
     )
     assert tuple(made["features"]) == tuple(FEATURES[name])
+    # Live streams' players are posed at the server's default rate: trained at the same.
+    assert made["live_poses_per_second"] == live_poses(), (
+        f"{name}.json was trained for other live pose rates than the server's: run `make train`"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(FEATURES))
