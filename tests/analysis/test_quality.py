@@ -50,9 +50,15 @@ def folds(dev_clips):
     return train_hits.nested_scores(dev_clips, train_hits.load_data(dev_clips))
 
 
-def test_held_out_by_match_stays_above_floors(dev_clips, folds):
+@pytest.fixture(scope="module")
+def shot_fits(dev_clips):
+    """Shot models trained without each match and pair of matches, shared by the tests."""
+    return train_shots.Fits(dev_clips, train_shots.load_data(dev_clips))
+
+
+def test_held_out_by_match_stays_above_floors(dev_clips, folds, shot_fits):
     hits = hit_scores(folds)
-    types = train_shots.held_out_scores(dev_clips, train_shots.load_data(dev_clips))
+    types = train_shots.held_out_scores(dev_clips, shot_fits.data, fits=shot_fits)
     below = {}
     for rate in TRAIN_RATES:
         name = rate_name(rate)
@@ -67,8 +73,8 @@ def test_held_out_by_match_stays_above_floors(dev_clips, folds):
     assert not below, f"below floor (measured, floor): {below}"
 
 
-def test_end_to_end_on_a_held_out_match(dev_clips, folds):
-    models = fold_models(dev_clips, folds)
+def test_end_to_end_on_a_held_out_match(dev_clips, folds, shot_fits):
+    models = fold_models(dev_clips, folds, shot_fits)
     clips = [c for c in dev_clips if c.match == END_TO_END_MATCH]
     results = run_set(clips, [MODES["file"], MODES["medium"]], lambda c: models[c.match])
     for mode, (hit_floor, type_floor) in END_TO_END_FLOORS.items():
