@@ -14,10 +14,14 @@ player moved more than STILL_M just before costs `moving_start_penalty` (it is a
 missed serve, and a weaker candidate up to SERVE_BEFORE_S before it may be that serve). With
 no candidate there, and one of them still (the server, just after serving), it is a return
 whose serve was never a candidate (too close to it, or the shuttle not yet tracked): it opens
-the rally at no cost. The best sequence, the one
-worth most, is found by dynamic programming over the candidates in time order (Viterbi): a
-candidate's best score as the latest hit, per player, is its worth plus the best score it
-can follow.
+the rally at no cost. The best sequence, the one worth most, is found by dynamic programming
+over the candidates in time order (Viterbi): a candidate's best score as the latest hit, per
+player, is its worth plus the best score it can follow.
+
+A hit sends the shuttle off. Where the best sequence ends a rally with a candidate after which
+the shuttle is not seen once in FLIGHT_AFTER_S, that was where it landed (or was caught): it is
+dropped. Within a rally such a candidate stays, since the next hit proves a flight that was only
+missed; no hit is added to keep it.
 
 Online, candidates arrive in time order and `path()` is the best sequence so far; a later
 candidate may still change it (drop a hit, add one, give one to the other player). `commit`
@@ -27,7 +31,9 @@ makes the hits before a time final: later candidates can only follow them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -45,6 +51,9 @@ LOOKBACK_S = 3.0  # hits this much older than the newest moment are final
 INTERVAL_HISTORY = 30  # sample intervals the rate is judged on
 EDGE_S = 1e-3  # timestamps are rounded: window edges are widened by this much
 SERVE_BEFORE_S = 2.0  # a serve is at most this long before its return
+# Seconds after a hit in which its shuttle is seen in flight, if it is ever seen: past the
+# racket and the hitter's body, and short of any return (the quickest are ~0.3 s apart).
+FLIGHT_AFTER_S = (0.3, 1.0)
 
 
 @dataclass(frozen=True)
@@ -137,6 +146,8 @@ class HitSequence(Generic[T]):
     _candidates: list[Candidate[T]] = field(default_factory=list)
     # Per candidate: whether an earlier one, up to SERVE_BEFORE_S before it, may be a serve.
     _after_serve: list[bool] = field(default_factory=list)
+    # Per candidate: whether the shuttle was never seen in flight after it (None: not known yet).
+    _landed: list[bool | None] = field(default_factory=list)
     _anchor: Chosen[T] | None = None  # the last committed hit
     _path: list[Chosen[T]] | None = None
 
@@ -149,7 +160,17 @@ class HitSequence(Generic[T]):
         latest = candidate.time - self.params.min_gap_s + 1e-6
         self._after_serve.append(any(earliest <= c.time <= latest for c in self._candidates))
         self._candidates.append(candidate)
+        self._landed.append(None)
         self._path = None
+
+    def judge_landings(self, landed: Callable[[float], bool | None]) -> None:
+        """Asks `landed(time)` about every candidate not yet judged: True when the shuttle
+        was never seen in flight after it, None while that is not known."""
+        for k, candidate in enumerate(self._candidates):
+            if self._landed[k] is None:
+                self._landed[k] = landed(candidate.time)
+                if self._landed[k]:
+                    self._path = None
 
     def set_params(self, params: SequenceParams) -> None:
         if params != self.params:
@@ -177,6 +198,7 @@ class HitSequence(Generic[T]):
         kept = [k for k, c in enumerate(self._candidates) if c.time >= before]
         self._candidates = [self._candidates[k] for k in kept]
         self._after_serve = [self._after_serve[k] for k in kept]
+        self._landed = [self._landed[k] for k in kept]
         self._path = None
         return final
 
@@ -213,11 +235,23 @@ class HitSequence(Generic[T]):
         i, a = np.unravel_index(int(np.argmax(best)), best.shape)
         if best[i, a] <= 0.0:
             return []  # taking no further hit is worth more
-        path: list[Chosen[T]] = []
+        chain: list[tuple[int, int]] = []
         while i >= 0:
-            path.append(Chosen(cands[i], PLAYERS[a]))
+            chain.append((i, a))
             i, a = back[i, a]
-        return path[::-1]
+        chain.reverse()
+        return [
+            Chosen(cands[i], PLAYERS[a])
+            for k, (i, a) in enumerate(chain)
+            if not (self._landed[i] and self._ends_rally(chain, k))
+        ]
+
+    def _ends_rally(self, chain: list[tuple[int, int]], k: int) -> bool:
+        """Whether the k-th hit of a chain of (candidate, player) is its rally's last."""
+        if k + 1 == len(chain):
+            return True
+        gap = self._candidates[chain[k + 1][0]].time - self._candidates[chain[k][0]].time
+        return gap > self.params.rally_gap_s
 
     def _worth(self, cands: list[Candidate[T]]) -> np.ndarray:
         p = self.params
@@ -269,6 +303,7 @@ class Sample(Generic[T]):
     p_near: float
     item: T
     moved: tuple[float, float] = (math.nan, math.nan)  # as `Candidate.moved`
+    seen: bool = True  # whether the shuttle was seen at this moment
 
 
 class HitPicker(Generic[T]):
@@ -304,9 +339,12 @@ class HitPicker(Generic[T]):
         interval = float(np.median(self._intervals)) if self._intervals else None
         self._sequence.set_params(self.params.sequence_for(interval))
         self._add_candidates(final)
+        newest = self._samples[-1].time if self._samples else -np.inf
+        times = np.array([s.time for s in self._samples])
+        seen = np.array([s.seen for s in self._samples], dtype=bool)
+        self._sequence.judge_landings(partial(landed, times, seen, newest=newest, final=final))
         if final:
             return self._sequence.commit(np.inf), []
-        newest = self._samples[-1].time if self._samples else -np.inf
         committed = self._sequence.commit(newest - self.lookback_s)
         self._forget(newest)
         return committed, self._sequence.path()
@@ -364,6 +402,22 @@ def find_candidates(
     ]
 
 
+def landed(
+    times: np.ndarray, seen: np.ndarray, time: float, newest: float, final: bool = False
+) -> bool | None:
+    """Whether the shuttle was never seen in FLIGHT_AFTER_S after `time`, from the moments
+    up to `newest` (`times` ascending, `seen` per moment). None while the window is not over,
+    or at the end of the track when no moment falls in it."""
+    start, end = time + FLIGHT_AFTER_S[0], time + FLIGHT_AFTER_S[1]
+    if not final and newest < end - EDGE_S:
+        return None
+    lo = int(np.searchsorted(times, start + EDGE_S, side="right"))
+    hi = int(np.searchsorted(times, end + EDGE_S, side="right"))
+    if lo >= hi:
+        return None if final else False
+    return not bool(seen[lo:hi].any())
+
+
 def _pair(values: np.ndarray) -> tuple[float, float]:
     return float(values[0]), float(values[1])
 
@@ -372,11 +426,14 @@ def choose_hits(
     times: np.ndarray,
     candidates: list[Candidate[int]],
     params: PickerParams,
+    seen: np.ndarray | None = None,
     lookback_s: float = LOOKBACK_S,
 ) -> list[tuple[int, str, float]]:
     """The hits among a whole track's candidates, chosen as `HitPicker` chooses them fed
-    moment by moment: (sample index, player, smoothed probability)."""
+    moment by moment: (sample index, player, smoothed probability). `seen` (N,): whether
+    the shuttle was seen at each sample (all of them when not given)."""
     sequence: HitSequence[int] = HitSequence(params.sequence_for(None))
+    seen = np.ones(len(times), dtype=bool) if seen is None else np.asarray(seen, dtype=bool)
     chosen: list[Chosen[int]] = []
     pending = list(candidates)
     intervals = _rolling_intervals(times)
@@ -385,9 +442,12 @@ def choose_hits(
         sequence.set_params(params.sequence_for(intervals[k]))
         while pending and times[pending[0].item] <= newest - params.reach_s + EDGE_S:
             sequence.add(pending.pop(0))
+        sequence.judge_landings(partial(landed, times[: k + 1], seen[: k + 1], newest=newest))
         chosen += sequence.commit(newest - lookback_s)
     for candidate in pending:
         sequence.add(candidate)
+    newest = float(times[-1]) if len(times) else -np.inf
+    sequence.judge_landings(partial(landed, times, seen, newest=newest, final=True))
     chosen += sequence.commit(np.inf)
     return [(c.candidate.item, c.player, c.candidate.proba) for c in chosen]
 
@@ -398,9 +458,11 @@ def pick_hits(
     p_near: np.ndarray,
     params: PickerParams,
     moved: np.ndarray | None = None,
+    seen: np.ndarray | None = None,
 ) -> list[tuple[int, str, float]]:
     """The hits of a whole track: (sample index, player, smoothed probability)."""
-    return choose_hits(times, find_candidates(times, proba, p_near, params, moved), params)
+    candidates = find_candidates(times, proba, p_near, params, moved)
+    return choose_hits(times, candidates, params, seen)
 
 
 def _rolling_intervals(times: np.ndarray) -> list[float | None]:

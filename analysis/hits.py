@@ -129,7 +129,8 @@ class HitDetector:
             samples[i].features = f
             t = samples[i].time
             moved = tuple(moved_before(*positions[side], t) for side in PLAYERS)
-            self._picker.add(Sample(t, float(p), float(q), samples[i], moved))
+            seen = samples[i].xy is not None
+            self._picker.add(Sample(t, float(p), float(q), samples[i], moved, seen))
         self._scored = pending[-1] + 1
 
     def _update(self, final: bool) -> HitUpdate:

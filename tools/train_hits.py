@@ -77,6 +77,7 @@ class HitSamples:
     frames: np.ndarray  # (n,) frame numbers in the file
     fps: float  # of the file
     moved: np.ndarray  # (n, 2) metres the near and far player moved in the half second before
+    seen: np.ndarray  # (n,) whether the shuttle was seen
 
 
 def clip_samples(clip: Clip, rate: Rate = None) -> HitSamples:
@@ -96,7 +97,8 @@ def clip_samples(clip: Clip, rate: Rate = None) -> HitSamples:
     for stroke in clip.strokes:
         y[np.abs(times - track["times"][stroke.frame]) <= POSITIVE_RADIUS_S] = 1
     fps = (len(track["times"]) - 1) / (track["times"][-1] - track["times"][0])
-    return HitSamples(x, y, times, frames, float(fps), moved_at(track, times))
+    seen = ~np.isnan(xy[:, 0])
+    return HitSamples(x, y, times, frames, float(fps), moved_at(track, times), seen)
 
 
 def moved_at(track: dict, times: np.ndarray) -> np.ndarray:
@@ -218,7 +220,7 @@ def choose_picker(
                 counts = Counts(0, 0, 0)
                 for c in clips:
                     samples = data[c.key, r]
-                    hits = choose_hits(samples.times, candidates[c.key, r], params)
+                    hits = choose_hits(samples.times, candidates[c.key, r], params, samples.seen)
                     counts = counts + score_hits(c, samples, hits)
                 scores.append((counts.f1, threshold))
             f1, threshold = max(scores)
@@ -257,7 +259,7 @@ def _outer_fold(args) -> FoldResult:
             samples = data[c.key, r]
             probas[c.key, r] = predict(models, samples)
             found = find_candidates(samples.times, *probas[c.key, r], params, samples.moved)
-            hits = choose_hits(samples.times, found, params)
+            hits = choose_hits(samples.times, found, params, samples.seen)
             for tolerance in (3, 6):
                 counts[c.key, r, tolerance] = score_hits(c, samples, hits, tolerance / 30)
     hits, hitter = export_both(models)
@@ -275,7 +277,7 @@ def export_both(models) -> tuple[BoostedTrees, BoostedTrees]:
 
 def _digest(samples: HitSamples) -> str:
     digest = hashlib.sha256()
-    for array in (samples.x, samples.y, samples.times, samples.frames, samples.moved):
+    for array in (samples.x, samples.y, samples.times, samples.frames, samples.moved, samples.seen):
         digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()
 

@@ -17,6 +17,7 @@ from analysis.hit_sequence import (
     PickerParams,
     Sample,
     SequenceParams,
+    landed,
     pick_hits,
     smooth_in_time,
 )
@@ -193,6 +194,71 @@ def test_a_rally_after_a_long_pause_is_opened_again():
     assert [c.candidate.item for c in sequence.path()] == [2]
 
 
+def _rally_ending_in_a_landing(fps: float, seen_after_last: bool, later_hit: bool):
+    """A rally at `fps`: hits at 0.5 s (near), 1.3 s (far) and a last candidate at 2.1 s
+    (near); the shuttle is seen everywhere but after 2.1 s (unless `seen_after_last`), and
+    a far hit at 2.9 s when `later_hit`."""
+    times = np.arange(int(6 * fps)) / fps
+    proba = np.zeros(len(times))
+    for t in (0.5, 1.3, 2.1) + ((2.9,) if later_hit else ()):
+        proba[int(round(t * fps))] = 0.9
+    p_near = np.where((times < 1.0) | ((times > 1.8) & (times < 2.5)), 0.9, 0.1)
+    seen = np.ones(len(times), dtype=bool)
+    if not seen_after_last:
+        seen[times > 2.15] = False
+        if later_hit:  # the shuttle is lost in flight, and seen again from the return on
+            seen[times > 2.8] = True
+    return times, proba, p_near, seen
+
+
+@pytest.mark.parametrize("fps", [30, 15, 10])
+def test_a_rally_does_not_end_where_the_shuttle_landed(fps):
+    """A kink where the shuttle stops for good (it fell, or a player caught it) is no hit:
+    the rally ends at the hit before it."""
+    times, proba, p_near, seen = _rally_ending_in_a_landing(fps, False, False)
+    hits = pick_hits(times, proba, p_near, PickerParams(), seen=seen)
+    assert [round(times[i], 1) for i, _, _ in hits] == [0.5, 1.3]
+    # The same kink with the shuttle flying on after it is a hit.
+    times, proba, p_near, seen = _rally_ending_in_a_landing(fps, True, False)
+    hits = pick_hits(times, proba, p_near, PickerParams(), seen=seen)
+    assert [round(times[i], 1) for i, _, _ in hits] == [0.5, 1.3, 2.1]
+
+
+def test_a_later_hit_proves_a_flight_that_was_not_seen():
+    times, proba, p_near, seen = _rally_ending_in_a_landing(30, False, True)
+    hits = pick_hits(times, proba, p_near, PickerParams(), seen=seen)
+    assert [(round(times[i], 1), side) for i, side, _ in hits] == [
+        (0.5, "near"),
+        (1.3, "far"),
+        (2.1, "near"),
+        (2.9, "far"),
+    ]
+
+
+def test_a_landing_is_judged_once_the_window_after_it_is_over():
+    times = np.arange(40) / 30
+    seen = times < 0.2
+    assert landed(times[:20], seen[:20], 0.1, newest=float(times[19])) is None
+    assert landed(times, seen, 0.1, newest=float(times[-1])) is True
+    assert landed(times, np.ones(40, dtype=bool), 0.1, newest=float(times[-1])) is False
+    # The track ends before the window is over: what was seen of it counts.
+    assert landed(times[:20], seen[:20], 0.1, newest=float(times[19]), final=True) is True
+    # Nothing of the window was fed: not known.
+    assert landed(times[:5], seen[:5], 0.1, newest=float(times[4]), final=True) is None
+
+
+def test_an_open_landing_is_withdrawn_live_once_the_shuttle_is_not_seen_again():
+    times, proba, p_near, seen = _rally_ending_in_a_landing(30, False, False)
+    picker: HitPicker[int] = HitPicker(PickerParams(), lookback_s=3.0)
+    open_after = {}
+    for i, t in enumerate(times):
+        picker.add(Sample(float(t), float(proba[i]), float(p_near[i]), i, seen=bool(seen[i])))
+        _, open_hits = picker.update()
+        open_after[round(float(t), 2)] = [round(times[c.candidate.item], 1) for c in open_hits]
+    assert open_after[2.5] == [0.5, 1.3, 2.1]  # shown while the shuttle may still be in flight
+    assert open_after[3.2] == [0.5, 1.3]
+
+
 @pytest.mark.parametrize("n", [0, 1, 2])
 def test_short_tracks(n):
     times = np.arange(n) / 30
@@ -231,13 +297,16 @@ def test_the_online_picker_chooses_what_a_whole_track_pass_chooses(fps):
         times = np.cumsum(rng.uniform(0.8, 1.2, n) / fps)
         proba, p_near = rng.beta(0.3, 2, n), rng.uniform(0, 1, n)
         moved = np.where(rng.uniform(0, 1, (n, 2)) < 0.1, np.nan, rng.uniform(0, 1, (n, 2)))
+        # The shuttle unseen in runs of a few frames to a second.
+        seen = np.repeat(rng.uniform(0, 1, n) < 0.6, rng.integers(1, 30, n))[:n]
         params = PickerParams(moving_start_penalty=2.0)
-        whole = pick_hits(times, proba, p_near, params, moved)
+        whole = pick_hits(times, proba, p_near, params, moved, seen)
         picker: HitPicker[int] = HitPicker(params)
         online = []
         for i in range(n):
             moved_i = (float(moved[i, 0]), float(moved[i, 1]))
-            picker.add(Sample(float(times[i]), float(proba[i]), float(p_near[i]), i, moved_i))
+            sample = Sample(float(times[i]), float(proba[i]), float(p_near[i]), i, moved_i, seen[i])
+            picker.add(sample)
             committed, _ = picker.update()
             online += committed
         online += picker.update(final=True)[0]
