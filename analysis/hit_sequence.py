@@ -20,8 +20,9 @@ player, is its worth plus the best score it can follow.
 
 A hit sends the shuttle off. Where the best sequence ends a rally with a candidate after which
 the shuttle is not seen once in FLIGHT_AFTER_S, that was where it landed (or was caught): it is
-dropped. Within a rally such a candidate stays, since the next hit proves a flight that was only
-missed; no hit is added to keep it.
+dropped when it is committed, once no later hit can join its rally. Within a rally such a
+candidate stays, since the next hit proves a flight that was only missed; no hit is added to
+keep it.
 
 Online, candidates arrive in time order and `path()` is the best sequence so far; a later
 candidate may still change it (drop a hit, add one, give one to the other player). `commit`
@@ -169,8 +170,6 @@ class HitSequence(Generic[T]):
         for k, candidate in enumerate(self._candidates):
             if self._landed[k] is None:
                 self._landed[k] = landed(candidate.time)
-                if self._landed[k]:
-                    self._path = None
 
     def set_params(self, params: SequenceParams) -> None:
         if params != self.params:
@@ -192,7 +191,14 @@ class HitSequence(Generic[T]):
         Candidates before that time that are not hits are dropped."""
         if not self._candidates or self._candidates[0].time >= before:
             return []
-        final = [c for c in self.path() if c.candidate.time < before]
+        path = self.path()
+        landed = {id(c): bool(x) for c, x in zip(self._candidates, self._landed)}
+        final = [
+            c
+            for k, c in enumerate(path)
+            if c.candidate.time < before
+            and not (landed[id(c.candidate)] and self._ends_rally(path, k))
+        ]
         if final:
             self._anchor = final[-1]
         kept = [k for k, c in enumerate(self._candidates) if c.time >= before]
@@ -235,22 +241,17 @@ class HitSequence(Generic[T]):
         i, a = np.unravel_index(int(np.argmax(best)), best.shape)
         if best[i, a] <= 0.0:
             return []  # taking no further hit is worth more
-        chain: list[tuple[int, int]] = []
+        path: list[Chosen[T]] = []
         while i >= 0:
-            chain.append((i, a))
+            path.append(Chosen(cands[i], PLAYERS[a]))
             i, a = back[i, a]
-        chain.reverse()
-        return [
-            Chosen(cands[i], PLAYERS[a])
-            for k, (i, a) in enumerate(chain)
-            if not (self._landed[i] and self._ends_rally(chain, k))
-        ]
+        return path[::-1]
 
-    def _ends_rally(self, chain: list[tuple[int, int]], k: int) -> bool:
-        """Whether the k-th hit of a chain of (candidate, player) is its rally's last."""
-        if k + 1 == len(chain):
+    def _ends_rally(self, path: list[Chosen[T]], k: int) -> bool:
+        """Whether the k-th hit of a path is its rally's last."""
+        if k + 1 == len(path):
             return True
-        gap = self._candidates[chain[k + 1][0]].time - self._candidates[chain[k][0]].time
+        gap = path[k + 1].candidate.time - path[k].candidate.time
         return gap > self.params.rally_gap_s
 
     def _worth(self, cands: list[Candidate[T]]) -> np.ndarray:

@@ -247,16 +247,21 @@ def test_a_landing_is_judged_once_the_window_after_it_is_over():
     assert landed(times[:5], seen[:5], 0.1, newest=float(times[4]), final=True) is None
 
 
-def test_an_open_landing_is_withdrawn_live_once_the_shuttle_is_not_seen_again():
+def test_a_landing_shown_live_is_never_committed():
+    """Live, the landing is an open hit until its rally is over (a later hit could still
+    prove its flight); then it is withdrawn rather than made final."""
     times, proba, p_near, seen = _rally_ending_in_a_landing(30, False, False)
     picker: HitPicker[int] = HitPicker(PickerParams(), lookback_s=3.0)
-    open_after = {}
+    committed, open_after = [], {}
     for i, t in enumerate(times):
         picker.add(Sample(float(t), float(proba[i]), float(p_near[i]), i, seen=bool(seen[i])))
-        _, open_hits = picker.update()
+        final, open_hits = picker.update()
+        committed += [round(times[c.candidate.item], 1) for c in final]
         open_after[round(float(t), 2)] = [round(times[c.candidate.item], 1) for c in open_hits]
-    assert open_after[2.5] == [0.5, 1.3, 2.1]  # shown while the shuttle may still be in flight
-    assert open_after[3.2] == [0.5, 1.3]
+    committed += [round(times[c.candidate.item], 1) for c in picker.update(final=True)[0]]
+    assert open_after[2.5] == [0.5, 1.3, 2.1]
+    assert open_after[5.5] == []
+    assert committed == [0.5, 1.3]
 
 
 @pytest.mark.parametrize("n", [0, 1, 2])
