@@ -22,8 +22,8 @@ MB = 1024 * 1024
 GB = 1024 * MB
 # TURN credentials live long enough to set up a relay, and never long past a match.
 MIN_TURN_TTL_S = 60
-MIN_POSE_FPS = 3.0  # below this, who hit a shot is guesswork
 MAX_TURN_TTL_S = 6 * 3600
+MIN_POSE_FPS = 3.0  # below this, who hit a shot is guesswork
 
 
 class ConfigError(ValueError):
