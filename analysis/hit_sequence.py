@@ -39,6 +39,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
+from analysis.rallies import MAX_GAP_S
 from analysis.shot_features import STILL_M
 
 PLAYERS = ("near", "far")
@@ -63,7 +64,7 @@ class SequenceParams:
     same_player_penalty: float = 1.7  # log-odds: about one hit in six is missed
     hitter_weight: float = 0.5  # the hitter model is overconfident: its log-odds count half
     min_gap_s: float = 0.3  # the shortest time between two hits of a rally (a net exchange)
-    rally_gap_s: float = 3.0  # no hit for this long: a new rally, turns start afresh
+    rally_gap_s: float = MAX_GAP_S  # no hit for this long: a new rally, turns start afresh
     moving_start_penalty: float = 0.0  # log-odds: a rally opened by a player on the move
 
 
@@ -77,7 +78,7 @@ class PickerParams:
     same_player_penalty: float = 1.7
     hitter_weight: float = 0.5
     min_gap_s: float = 0.3
-    rally_gap_s: float = 3.0
+    rally_gap_s: float = MAX_GAP_S
     moving_start_penalty: float = 0.0
 
     @property

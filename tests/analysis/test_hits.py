@@ -123,7 +123,7 @@ def test_a_lone_hit_on_the_move_after_a_long_blind_spot_opens_no_rally():
     sequence: HitSequence[int] = HitSequence(SequenceParams(moving_start_penalty=2.0))
     sequence.add(Candidate(0.0, 0.9, 0.9, 0, moved=(0.0, 0.0)))
     sequence.add(Candidate(0.7, 0.9, 0.1, 1, moved=(0.5, 0.6)))
-    sequence.add(Candidate(4.0, 0.5, 0.1, 2, moved=(0.8, 0.6)))
+    sequence.add(Candidate(5.0, 0.5, 0.1, 2, moved=(0.8, 0.6)))
     assert [c.candidate.item for c in sequence.path()] == [0, 1]
     # Without the rule it opens a rally of its own.
     sequence.set_params(SequenceParams())
@@ -136,8 +136,8 @@ def test_a_hit_on_the_move_after_a_possible_serve_opens_no_rally_alone():
     sequence: HitSequence[int] = HitSequence(SequenceParams(moving_start_penalty=2.0))
     sequence.add(Candidate(0.0, 0.9, 0.9, 0, moved=(0.0, 0.0)))
     sequence.add(Candidate(0.7, 0.9, 0.1, 1, moved=(0.5, 0.6)))
-    sequence.add(Candidate(3.5, 0.04, 0.5, 2, moved=(0.6, 0.7)))
-    sequence.add(Candidate(4.0, 0.5, 0.1, 3, moved=(0.8, math.nan)))
+    sequence.add(Candidate(4.5, 0.04, 0.5, 2, moved=(0.6, 0.7)))
+    sequence.add(Candidate(5.0, 0.5, 0.1, 3, moved=(0.8, math.nan)))
     assert [c.candidate.item for c in sequence.path()] == [0, 1]
     sequence.set_params(SequenceParams())
     assert [c.candidate.item for c in sequence.path()] == [0, 1, 3]
