@@ -63,7 +63,7 @@ class FrameAnalyzer:
         self._trackers = CourtTrackers(court, frame_size, pose_fps, shuttle)
         self._movement = {side: MovementTracker() for side in SIDES}
         self._hits = HitDetector(court, frame_height=frame_size[1], models=models)
-        self._rallies = RallyTracker()
+        self._rallies = RallyTracker(models.picker.rally_gap_s)
         classifier = ShotClassifier(self._hits, camera_projection(court, frame_size), models)
         self._book = ShotBook(classifier, self._rallies)
         self._frames = 0

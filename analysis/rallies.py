@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 
 from analysis.events import RallyEnded, RallyStarted
 
-# The longest flight between two hits in a rally (a high serve or clear) is under 2.5 s;
-# a longer pause without a hit means the shuttle is down.
-MAX_GAP_S = 3.0
+# The longest flight between two hits in a rally (a high serve or clear) is under 2.5 s, but
+# a hit or two the tracker missed (net shots lost against the tape) make gaps of 3-4 s inside
+# a rally. Between rallies the shuttle is fetched and the server gets ready: 8 s and more.
+# A pause longer than this means the shuttle is down.
+MAX_GAP_S = 4.0
 
 
 @dataclass

@@ -10,6 +10,7 @@ import pytest
 
 from analysis.hit_sequence import (
     HIT_SMOOTHING_S,
+    HITTER_NEIGHBOUR_S,
     HITTER_SMOOTHING_S,
     Candidate,
     HitPicker,
@@ -123,7 +124,7 @@ def test_a_lone_hit_on_the_move_after_a_long_blind_spot_opens_no_rally():
     sequence: HitSequence[int] = HitSequence(SequenceParams(moving_start_penalty=2.0))
     sequence.add(Candidate(0.0, 0.9, 0.9, 0, moved=(0.0, 0.0)))
     sequence.add(Candidate(0.7, 0.9, 0.1, 1, moved=(0.5, 0.6)))
-    sequence.add(Candidate(4.0, 0.5, 0.1, 2, moved=(0.8, 0.6)))
+    sequence.add(Candidate(5.0, 0.5, 0.1, 2, moved=(0.8, 0.6)))
     assert [c.candidate.item for c in sequence.path()] == [0, 1]
     # Without the rule it opens a rally of its own.
     sequence.set_params(SequenceParams())
@@ -136,8 +137,8 @@ def test_a_hit_on_the_move_after_a_possible_serve_opens_no_rally_alone():
     sequence: HitSequence[int] = HitSequence(SequenceParams(moving_start_penalty=2.0))
     sequence.add(Candidate(0.0, 0.9, 0.9, 0, moved=(0.0, 0.0)))
     sequence.add(Candidate(0.7, 0.9, 0.1, 1, moved=(0.5, 0.6)))
-    sequence.add(Candidate(3.5, 0.04, 0.5, 2, moved=(0.6, 0.7)))
-    sequence.add(Candidate(4.0, 0.5, 0.1, 3, moved=(0.8, math.nan)))
+    sequence.add(Candidate(4.5, 0.04, 0.5, 2, moved=(0.6, 0.7)))
+    sequence.add(Candidate(5.0, 0.5, 0.1, 3, moved=(0.8, math.nan)))
     assert [c.candidate.item for c in sequence.path()] == [0, 1]
     sequence.set_params(SequenceParams())
     assert [c.candidate.item for c in sequence.path()] == [0, 1, 3]
@@ -348,3 +349,9 @@ def test_sparse_samples_are_not_smoothed_into_their_neighbours():
     times = np.arange(7) * 0.1
     values = np.array([0.0, 0.0, 0.0, 0.9, 0.0, 0.0, 0.0])
     np.testing.assert_allclose(smooth_in_time(times, values, HIT_SMOOTHING_S, True), values)
+    # Who hit is averaged with the moments either side, even when a frame comes late.
+    late = times + np.array([0.0, 0.0, 0.0, 0.0, 0.04, 0.04, 0.04])
+    box = smooth_in_time(late, values, HITTER_SMOOTHING_S, False, HITTER_NEIGHBOUR_S)
+    np.testing.assert_allclose(box, [0, 0, 0.3, 0.3, 0.3, 0, 0], atol=1e-9)
+    # Only the moments right before and after: two steps away is too far.
+    assert smooth_in_time(late, values, HITTER_SMOOTHING_S, False, 0.3)[1] == 0.0

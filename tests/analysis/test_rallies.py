@@ -25,6 +25,15 @@ def test_one_rally_with_long_clears():
     assert tracker.rallies[0].to_report()["start_frame"] == 30
 
 
+def test_missed_hits_do_not_split_a_rally_but_fetching_the_shuttle_does():
+    """Three net shots lost against the tape leave 3.5 s without a hit inside a rally; between
+    rallies the shuttle is fetched and the server gets ready, 8 s and more."""
+    tracker = RallyTracker()
+    events = feed(tracker, [1.0, 1.8, 5.3, 6.0, 14.0, 14.9], until=20.0)
+    ends = [e for e in events if isinstance(e, RallyEnded)]
+    assert [e.shots for e in ends] == [4, 2]
+
+
 def test_pause_splits_rallies_and_ends_after_the_gap():
     tracker = RallyTracker(max_gap=3.0)
     events = feed(tracker, [1.0, 2.0, 3.0, 10.0, 11.0], until=20.0)
