@@ -48,9 +48,6 @@ T = TypeVar("T")
 # Smoothing windows are in seconds, not samples: the analyzer gets 5 to 30 frames a second.
 HIT_SMOOTHING_S = 2 / 30  # triangle half-width: weights 1/4, 1/2, 1/4 at 30 fps
 HITTER_SMOOTHING_S = 2.5 / 30  # box half-width: five equal weights at 30 fps
-# One moment's guess of the hitter is noisy: it is also averaged with the moments right
-# before and after it when they are this close (at 10 fps, 0.1 s away; room for late frames).
-HITTER_NEIGHBOUR_S = 0.15
 CANDIDATE_FLOOR = 0.03  # smoothed hit probability below which a moment is never a candidate
 LOOKBACK_S = 3.0  # hits this much older than the newest moment are final
 INTERVAL_HISTORY = 30  # sample intervals the rate is judged on
@@ -87,7 +84,7 @@ class PickerParams:
     @property
     def reach_s(self) -> float:
         """How far after a moment the track must be scored before it can be a candidate."""
-        return self.min_gap_s / 2 + HIT_SMOOTHING_S + max(HITTER_SMOOTHING_S, HITTER_NEIGHBOUR_S)
+        return self.min_gap_s / 2 + HIT_SMOOTHING_S + HITTER_SMOOTHING_S
 
     def threshold_for(self, interval: float | None) -> float:
         if interval is None:
@@ -317,10 +314,9 @@ class HitPicker(Generic[T]):
     Moments next to a hit score high too: the probabilities are smoothed over a short time
     (HIT_SMOOTHING_S), and a moment is a candidate when its smoothed probability is the first
     highest within `min_gap_s / 2` each side. The hitter probability is averaged over the
-    moments around (HITTER_SMOOTHING_S, and the moments right before and after it within
-    HITTER_NEIGHBOUR_S). Candidates feed a `HitSequence` as soon as the moments around them
-    are known; the hits more than `lookback_s` older than the newest moment are committed.
-    `pick_hits` does the same over a whole track at once.
+    moments around (HITTER_SMOOTHING_S). Candidates feed a `HitSequence` as soon as the
+    moments around them are known; the hits more than `lookback_s` older than the newest
+    moment are committed. `pick_hits` does the same over a whole track at once.
     """
 
     def __init__(self, params: PickerParams | None = None, lookback_s: float = LOOKBACK_S) -> None:
@@ -485,7 +481,7 @@ def _smoothed(
 ) -> tuple[np.ndarray, np.ndarray]:
     return (
         smooth_in_time(times, proba, HIT_SMOOTHING_S, triangle=True),
-        smooth_in_time(times, p_near, HITTER_SMOOTHING_S, False, HITTER_NEIGHBOUR_S),
+        smooth_in_time(times, p_near, HITTER_SMOOTHING_S, triangle=False),
     )
 
 
@@ -504,17 +500,12 @@ def _peaks(times: np.ndarray, proba: np.ndarray, half: float, start: int, stop: 
 
 
 def smooth_in_time(
-    times: np.ndarray,
-    values: np.ndarray,
-    half_width: float,
-    triangle: bool,
-    neighbours_within: float = 0.0,
+    times: np.ndarray, values: np.ndarray, half_width: float, triangle: bool
 ) -> np.ndarray:
     """Weighted moving average over the samples within `half_width` seconds of each one.
 
     The weight falls linearly to 0 at `half_width` (`triangle`) or is flat up to it; only
-    the samples that exist count, so sparse or irregular samples are averaged less. Flat
-    only: the samples right before and after count too when within `neighbours_within`.
+    the samples that exist count, so sparse or irregular samples are averaged less.
     """
     total = np.asarray(values, dtype=np.float64).copy()
     weight = np.ones(len(values))
@@ -522,12 +513,9 @@ def smooth_in_time(
     reach = half_width + 1e-6
     for k in range(1, len(values)):
         gap = times[k:] - times[:-k]
-        near = gap <= reach
-        if k == 1 and not triangle:
-            near |= gap <= neighbours_within + 1e-6
-        if not near.any():
+        if not (gap <= reach).any():
             break
-        w = np.where(near, 1.0 - gap / half_width if triangle else 1.0, 0.0)
+        w = np.where(gap <= reach, 1.0 - gap / half_width if triangle else 1.0, 0.0)
         w = np.maximum(w, 0.0)
         total[k:] += w * values[:-k]
         weight[k:] += w

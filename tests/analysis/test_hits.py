@@ -10,7 +10,6 @@ import pytest
 
 from analysis.hit_sequence import (
     HIT_SMOOTHING_S,
-    HITTER_NEIGHBOUR_S,
     HITTER_SMOOTHING_S,
     Candidate,
     HitPicker,
@@ -349,9 +348,3 @@ def test_sparse_samples_are_not_smoothed_into_their_neighbours():
     times = np.arange(7) * 0.1
     values = np.array([0.0, 0.0, 0.0, 0.9, 0.0, 0.0, 0.0])
     np.testing.assert_allclose(smooth_in_time(times, values, HIT_SMOOTHING_S, True), values)
-    # Who hit is averaged with the moments either side, even when a frame comes late.
-    late = times + np.array([0.0, 0.0, 0.0, 0.0, 0.04, 0.04, 0.04])
-    box = smooth_in_time(late, values, HITTER_SMOOTHING_S, False, HITTER_NEIGHBOUR_S)
-    np.testing.assert_allclose(box, [0, 0, 0.3, 0.3, 0.3, 0, 0], atol=1e-9)
-    # Only the moments right before and after: two steps away is too far.
-    assert smooth_in_time(late, values, HITTER_SMOOTHING_S, False, 0.3)[1] == 0.0
