@@ -8,8 +8,8 @@ within 1.5/30 s teach the hitter model who hit.
 
 How hits are then picked (`analysis.hit_sequence.PickerParams`: the threshold per sample
 rate, the cost of a rally opened on the move) is chosen by the F1 it gives on moments scored
-by models that did not see their match. The held-out scores are
-nested: for each match, the models and the picking are chosen on the other matches alone.
+by models that did not see their match. The held-out scores are nested: for each match, the
+models and the picking are chosen on the other matches alone.
 """
 
 from __future__ import annotations
