@@ -141,41 +141,45 @@ class Chosen(Generic[T]):
 
 
 @dataclass
+class _Pending(Generic[T]):
+    """A candidate not committed yet, with what is known of it."""
+
+    candidate: Candidate[T]
+    after_serve: bool  # an earlier candidate, up to SERVE_BEFORE_S before it, may be a serve
+    landed: bool | None = None  # the shuttle was never seen in flight after it (None: not known)
+
+
+@dataclass
 class HitSequence(Generic[T]):
     """The best hit sequence over candidates fed in time order (see the module docstring)."""
 
     params: SequenceParams = field(default_factory=SequenceParams)
-    _candidates: list[Candidate[T]] = field(default_factory=list)
-    # Per candidate: whether an earlier one, up to SERVE_BEFORE_S before it, may be a serve.
-    _after_serve: list[bool] = field(default_factory=list)
-    # Per candidate: whether the shuttle was never seen in flight after it (None: not known yet).
-    _landed: list[bool | None] = field(default_factory=list)
+    _pending: list[_Pending[T]] = field(default_factory=list)
     _anchor: Chosen[T] | None = None  # the last committed hit
-    _path: list[Chosen[T]] | None = None
+    _best: list[tuple[int, str]] | None = None  # the best path: (index in _pending, player)
 
     def add(self, candidate: Candidate[T]) -> None:
-        if self._candidates and candidate.time < self._candidates[-1].time:
+        if self._pending and candidate.time < self._pending[-1].candidate.time:
             raise ValueError("candidates must arrive in time order")
         # Judged on arrival, while every candidate that far back is still kept (commits drop
         # only those older than LOOKBACK_S before the newest moment).
         earliest = candidate.time - SERVE_BEFORE_S
         latest = candidate.time - self.params.min_gap_s + 1e-6
-        self._after_serve.append(any(earliest <= c.time <= latest for c in self._candidates))
-        self._candidates.append(candidate)
-        self._landed.append(None)
-        self._path = None
+        after_serve = any(earliest <= e.candidate.time <= latest for e in self._pending)
+        self._pending.append(_Pending(candidate, after_serve))
+        self._best = None
 
     def judge_landings(self, landed: Callable[[float], bool | None]) -> None:
         """Asks `landed(time)` about every candidate not yet judged: True when the shuttle
         was never seen in flight after it, None while that is not known."""
-        for k, candidate in enumerate(self._candidates):
-            if self._landed[k] is None:
-                self._landed[k] = landed(candidate.time)
+        for entry in self._pending:
+            if entry.landed is None:
+                entry.landed = landed(entry.candidate.time)
 
     def set_params(self, params: SequenceParams) -> None:
         if params != self.params:
             self.params = params
-            self._path = None
+            self._best = None
 
     @property
     def last_committed(self) -> Chosen[T] | None:
@@ -183,35 +187,35 @@ class HitSequence(Generic[T]):
 
     def path(self) -> list[Chosen[T]]:
         """The best sequence of the uncommitted candidates, following the committed hits."""
-        if self._path is None:
-            self._path = self._solve()
-        return list(self._path)
+        return [Chosen(self._pending[i].candidate, player) for i, player in self._best_path()]
 
     def commit(self, before: float) -> list[Chosen[T]]:
         """Makes the hits of the best sequence earlier than `before` final; returns them.
         Candidates before that time that are not hits are dropped."""
-        if not self._candidates or self._candidates[0].time >= before:
+        if not self._pending or self._pending[0].candidate.time >= before:
             return []
+        best = self._best_path()
         path = self.path()
-        landed = {id(c): bool(x) for c, x in zip(self._candidates, self._landed)}
+        landed = [bool(self._pending[i].landed) for i, _ in best]
         final = [
             c
             for k, c in enumerate(path)
-            if c.candidate.time < before
-            and not (landed[id(c.candidate)] and self._ends_rally(path, k))
+            if c.candidate.time < before and not (landed[k] and self._ends_rally(path, k))
         ]
         if final:
             self._anchor = final[-1]
-        kept = [k for k, c in enumerate(self._candidates) if c.time >= before]
-        self._candidates = [self._candidates[k] for k in kept]
-        self._after_serve = [self._after_serve[k] for k in kept]
-        self._landed = [self._landed[k] for k in kept]
-        self._path = None
+        self._pending = [e for e in self._pending if e.candidate.time >= before]
+        self._best = None
         return final
 
-    def _solve(self) -> list[Chosen[T]]:
+    def _best_path(self) -> list[tuple[int, str]]:
+        if self._best is None:
+            self._best = self._solve()
+        return self._best
+
+    def _solve(self) -> list[tuple[int, str]]:
         p = self.params
-        cands = self._candidates
+        cands = [e.candidate for e in self._pending]
         n = len(cands)
         if n == 0:
             return []
@@ -242,9 +246,9 @@ class HitSequence(Generic[T]):
         i, a = np.unravel_index(int(np.argmax(best)), best.shape)
         if best[i, a] <= 0.0:
             return []  # taking no further hit is worth more
-        path: list[Chosen[T]] = []
+        path: list[tuple[int, str]] = []
         while i >= 0:
-            path.append(Chosen(cands[i], PLAYERS[a]))
+            path.append((int(i), PLAYERS[a]))
             i, a = back[i, a]
         return path[::-1]
 
@@ -272,7 +276,7 @@ class HitSequence(Generic[T]):
         still (or are not known), less when both were on the move, or either was and an
         earlier candidate may be the serve."""
         moving = np.array([c.moved for c in cands], dtype=np.float64).reshape(-1, 2) > STILL_M
-        after_serve = np.array(self._after_serve, dtype=bool)
+        after_serve = np.array([e.after_serve for e in self._pending], dtype=bool)
         costs = moving.all(axis=1) | (moving.any(axis=1) & after_serve)
         return np.where(costs, -self.params.moving_start_penalty, 0.0)
 
