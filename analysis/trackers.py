@@ -17,6 +17,28 @@ SIDES = ("near", "far")
 _Poses = dict[str, Future[PlayerObservation | None]]
 
 
+class PoseSchedule:
+    """Which frames get player poses at `pose_fps`: a frame takes the pose due by its time.
+
+    Poses fall due one interval apart, so a late frame does not delay the ones after it. A
+    frame more than an interval late (the first one, or after a stall) restarts the count at
+    its own time: the next frame is then due at once, to catch up with the players."""
+
+    def __init__(self, pose_fps: float) -> None:
+        self.set_rate(pose_fps)
+        self._due = -np.inf
+
+    def set_rate(self, pose_fps: float) -> None:
+        self.interval = 1.0 / pose_fps if pose_fps > 0 else 0.0
+
+    def take(self, timestamp: float) -> bool:
+        """Whether the frame at `timestamp` (ascending from call to call) is posed."""
+        if timestamp < self._due - 1e-6:
+            return False
+        self._due = max(self._due + self.interval, timestamp)
+        return True
+
+
 @dataclass(frozen=True)
 class TrackedFrame:
     """What one frame adds: player observations (None when no pose was due) and the shuttle
@@ -43,7 +65,7 @@ class CourtTrackers:
         pose_fps: float = 15.0,
         shuttle: ShuttleTracker | None = None,
     ) -> None:
-        self.pose_interval = 1.0 / pose_fps if pose_fps > 0 else 0.0
+        self._schedule = PoseSchedule(pose_fps)
         self._players = {side: PlayerTracker(court, side, frame_size) for side in SIDES}
         self._shuttle = shuttle if shuttle is not None else ShuttleTracker(frame_size, court)
         # One thread per player: a player's frames must reach its tracker in order (pose
@@ -52,14 +74,13 @@ class CourtTrackers:
             side: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"pose-{side}")
             for side in SIDES
         }
-        self._next_pose_time = -np.inf
         self._prefetched: deque[tuple[int, _Poses | None]] = deque()
         self._boxes: list[tuple[float, float, float, float]] = []
         self._closed = False
 
     def set_pose_fps(self, pose_fps: float) -> None:
         """Changes the pose rate from the next pose on (a live server sharing its CPU)."""
-        self.pose_interval = 1.0 / pose_fps if pose_fps > 0 else 0.0
+        self._schedule.set_rate(pose_fps)
 
     def prefetch(self, frame: np.ndarray, index: int, timestamp: float) -> None:
         """Starts the player poses of a frame that `update` will be given later.
@@ -106,9 +127,8 @@ class CourtTrackers:
         """Submits both players' pose work for this frame, when a pose is due."""
         if self._closed:
             raise RuntimeError("CourtTrackers is closed")
-        if timestamp < self._next_pose_time - 1e-6:
+        if not self._schedule.take(timestamp):
             return None
-        self._next_pose_time = max(self._next_pose_time + self.pose_interval, timestamp)
         return {
             side: self._pools[side].submit(tracker.update, frame, index, timestamp)
             for side, tracker in self._players.items()

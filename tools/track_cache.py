@@ -29,7 +29,7 @@ from analysis.court import Court
 from analysis.pose import Pose
 from analysis.shuttle import ShuttleTracker
 from analysis.shuttle_detect import CandidateScorer
-from analysis.trackers import SIDES, CourtTrackers
+from analysis.trackers import SIDES, CourtTrackers, PoseSchedule
 from analysis.video import iter_frames, probe
 from tools.cache import cached_arrays, code_digest, files_digest, key_of, library_versions
 from tools.dataset import Clip, aicup_clips, denmark_clips
@@ -173,14 +173,9 @@ def load(clip: Clip, rate: Rate, scorer: CandidateScorer | None = None) -> dict[
 
 
 def live_pose_frames(fed: np.ndarray, times: np.ndarray, pose_fps: float) -> np.ndarray:
-    """The fed frames a live analysis poses at `pose_fps`: as `CourtTrackers` schedules them,
-    the first fed frame at or after each pose's due time, the next due one interval on."""
-    chosen = []
-    due = -np.inf
-    for frame in np.flatnonzero(fed):
-        if times[frame] >= due - 1e-6:
-            chosen.append(frame)
-            due = max(due + 1.0 / pose_fps, times[frame])
+    """The fed frames a live analysis poses at `pose_fps`, as `CourtTrackers` schedules them."""
+    schedule = PoseSchedule(pose_fps)
+    chosen = [frame for frame in np.flatnonzero(fed) if schedule.take(float(times[frame]))]
     return np.array(chosen, dtype=int)
 
 

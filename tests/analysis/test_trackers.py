@@ -8,7 +8,7 @@ import pytest
 from analysis.court import Court
 from analysis.frame_analyzer import FrameAnalyzer
 from analysis.shuttle import ShuttlePoint
-from analysis.trackers import CourtTrackers
+from analysis.trackers import CourtTrackers, PoseSchedule
 from analysis.video import iter_frames, probe
 from analysis.video_analyzer import VideoAnalyzer
 from tools.dataset import aicup_clips
@@ -62,3 +62,22 @@ def test_prefetched_frames_must_be_updated_in_their_order():
     finally:
         trackers.close()
         trackers.close()
+
+
+def test_pose_schedule_keeps_its_rate_through_late_frames():
+    schedule = PoseSchedule(10.0)
+    # 30 fps: every third frame once the first two (a catch-up) have started the count.
+    assert [k for k in range(10) if schedule.take(k / 30)] == [0, 1, 3, 6, 9]
+    # A frame 0.04 s late is posed, and the next pose stays due at 0.5 s.
+    assert schedule.take(0.44)
+    assert not schedule.take(0.48)
+    assert schedule.take(0.5)
+    # After a stall the count restarts from the late frame, with one pose to catch up.
+    assert schedule.take(1.0)
+    assert schedule.take(1.02)
+    assert not schedule.take(1.05)
+    assert schedule.take(1.12)
+    # A new rate holds from the next pose on; 0 poses every frame.
+    schedule.set_rate(0.0)
+    assert not schedule.take(1.15)
+    assert schedule.take(1.2) and schedule.take(1.21) and schedule.take(1.22)
