@@ -156,7 +156,7 @@ class HitSequence(Generic[T]):
     params: SequenceParams = field(default_factory=SequenceParams)
     _pending: list[_Pending[T]] = field(default_factory=list)
     _anchor: Chosen[T] | None = None  # the last committed hit
-    _best: list[tuple[int, str]] | None = None  # the best path: (index in _pending, player)
+    _best: list[tuple[_Pending[T], Chosen[T]]] | None = None  # the best path, cached
 
     def add(self, candidate: Candidate[T]) -> None:
         if self._pending and candidate.time < self._pending[-1].candidate.time:
@@ -187,7 +187,7 @@ class HitSequence(Generic[T]):
 
     def path(self) -> list[Chosen[T]]:
         """The best sequence of the uncommitted candidates, following the committed hits."""
-        return [Chosen(self._pending[i].candidate, player) for i, player in self._best_path()]
+        return [chosen for _, chosen in self._best_path()]
 
     def commit(self, before: float) -> list[Chosen[T]]:
         """Makes the hits of the best sequence earlier than `before` final; returns them.
@@ -195,12 +195,11 @@ class HitSequence(Generic[T]):
         if not self._pending or self._pending[0].candidate.time >= before:
             return []
         best = self._best_path()
-        path = self.path()
-        landed = [bool(self._pending[i].landed) for i, _ in best]
+        path = [chosen for _, chosen in best]
         final = [
-            c
-            for k, c in enumerate(path)
-            if c.candidate.time < before and not (landed[k] and self._ends_rally(path, k))
+            chosen
+            for k, (entry, chosen) in enumerate(best)
+            if chosen.candidate.time < before and not (entry.landed and self._ends_rally(path, k))
         ]
         if final:
             self._anchor = final[-1]
@@ -208,12 +207,12 @@ class HitSequence(Generic[T]):
         self._best = None
         return final
 
-    def _best_path(self) -> list[tuple[int, str]]:
+    def _best_path(self) -> list[tuple[_Pending[T], Chosen[T]]]:
         if self._best is None:
             self._best = self._solve()
         return self._best
 
-    def _solve(self) -> list[tuple[int, str]]:
+    def _solve(self) -> list[tuple[_Pending[T], Chosen[T]]]:
         p = self.params
         cands = [e.candidate for e in self._pending]
         n = len(cands)
@@ -246,9 +245,10 @@ class HitSequence(Generic[T]):
         i, a = np.unravel_index(int(np.argmax(best)), best.shape)
         if best[i, a] <= 0.0:
             return []  # taking no further hit is worth more
-        path: list[tuple[int, str]] = []
+        path: list[tuple[_Pending[T], Chosen[T]]] = []
         while i >= 0:
-            path.append((int(i), PLAYERS[a]))
+            entry = self._pending[i]
+            path.append((entry, Chosen(entry.candidate, PLAYERS[a])))
             i, a = back[i, a]
         return path[::-1]
 
@@ -517,9 +517,10 @@ def smooth_in_time(
     reach = half_width + 1e-6
     for k in range(1, len(values)):
         gap = times[k:] - times[:-k]
-        if not (gap <= reach).any():
+        near = gap <= reach
+        if not near.any():
             break
-        w = np.where(gap <= reach, 1.0 - gap / half_width if triangle else 1.0, 0.0)
+        w = np.where(near, 1.0 - gap / half_width if triangle else 1.0, 0.0)
         w = np.maximum(w, 0.0)
         total[k:] += w * values[:-k]
         weight[k:] += w
