@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from analysis.events import Event, RallyEnded, ShotDetected, ShotRemoved, ShotUpdated
 from analysis.hits import Hit, HitUpdate
+from analysis.racket_side import racket_foot
 from analysis.rallies import RallyTracker
 from analysis.shots import ShotType
 
@@ -100,13 +101,18 @@ class ShotBook:
             events += self.rally_ended(events[0])
         rally_id = self._rallies.rally_of(hit.frame) or self._rallies.current_id
         shot = ShotDetected(
-            hit.player, "", 0.0, hit.frame, hit.time, rally_id, shot_position(hit), self._next_id
+            hit.player, "", 0.0, hit.frame, hit.time, rally_id, self._position(hit), self._next_id
         )
         self._next_id += 1
         entry = _Entry(shot, hit, typed_for=(), committed=committed)
         self._entries.append(entry)
         self._entries.sort(key=lambda e: e.hit.frame)
         return events
+
+    def _position(self, hit: Hit) -> tuple[float, float] | None:
+        """Where the shot of `hit` was played from: its hitter's racket-side foot."""
+        earlier = (e.hit for e in reversed(self._entries) if e.hit.frame < hit.frame)
+        return racket_foot(hit, earlier)
 
     def _remove(self, entry: _Entry) -> list[Event]:
         self._entries.remove(entry)
@@ -158,7 +164,7 @@ class ShotBook:
             shot=shot_type.type,
             confidence=shot_type.confidence,
             rally_id=rally_id,
-            court_xy=shot_position(entry.hit),
+            court_xy=self._position(entry.hit),
         )
         old = entry.shot
         entry.shot = new
@@ -171,13 +177,3 @@ class ShotBook:
 
 def _rally(entry: _Entry) -> int:
     return entry.shot.rally_id
-
-
-def shot_position(hit: Hit) -> tuple[float, float] | None:
-    """Where a shot was played from: the hitter's right foot, the planted racket-side foot
-    of a right-handed player (the lunge foot at the net); the feet's midpoint otherwise."""
-    obs = hit.hitter
-    if obs is None:
-        return None
-    xy = obs.feet_xy[1] if obs.feet_xy is not None else obs.court_xy
-    return float(xy[0]), float(xy[1])

@@ -33,6 +33,8 @@ END_TO_END_MATCH = "lee-shi"  # 2 rallies, 23 strokes
 # too busy for are dropped, as a phone's would be: on a machine busy with other work the
 # Medium numbers fall (0.68-0.79 measured at a load of 8 on 2 cores), hence the wider margin.
 END_TO_END_FLOORS = {"file": (0.85, 0.75), "medium": (0.75, 0.65)}
+LEFT_HANDED_MATCH = "marin-he"  # 2 rallies, 15 strokes
+LEFT_HANDED_FOOT_FLOOR_M = 0.75  # median foot error, from the file (0.59 m measured)
 # Denmark has 15 strokes, so one stroke moves a score by 0.07-0.09 (types from the file: 9 of
 # 13 matched; live Medium: 6 of 11 to 9 of 14).
 DENMARK_FLOORS = {"file": (0.85, 0.60), "medium": (0.75, 0.40)}
@@ -74,8 +76,14 @@ def test_held_out_by_match_stays_above_floors(dev_clips, folds, shot_fits):
     assert not below, f"below floor (measured, floor): {below}"
 
 
-def test_end_to_end_on_a_held_out_match(dev_clips, folds, shot_fits):
-    models = fold_models(dev_clips, folds, shot_fits)
+@pytest.fixture(scope="module")
+def held_out_models(dev_clips, folds, shot_fits):
+    """Each match's models, trained without it."""
+    return fold_models(dev_clips, folds, shot_fits)
+
+
+def test_end_to_end_on_a_held_out_match(dev_clips, held_out_models):
+    models = held_out_models
     clips = [c for c in dev_clips if c.match == END_TO_END_MATCH]
     results = run_set(clips, [MODES["file"], MODES["medium"]], lambda c: models[c.match])
     for mode, (hit_floor, type_floor) in END_TO_END_FLOORS.items():
@@ -84,6 +92,14 @@ def test_end_to_end_on_a_held_out_match(dev_clips, folds, shot_fits):
         assert summary["types"]["accuracy"] >= type_floor, (mode, summary["types"])
         # Every rally found once: none split in two, none lost.
         assert summary["rallies"]["clips_right"] == summary["rallies"]["labelled"]
+
+
+def test_left_handers_are_placed_at_their_racket_foot(dev_clips, held_out_models):
+    """Both players of this match are left-handed and lunge on the left foot, where the
+    labels put their shots: taking every hitter's right foot measured 1.23 m off."""
+    clips = [c for c in dev_clips if c.match == LEFT_HANDED_MATCH]
+    results = run_set(clips, [MODES["file"]], lambda c: held_out_models[c.match])
+    assert results["file"]["summary"]["foot_error_m"]["median"] <= LEFT_HANDED_FOOT_FLOOR_M
 
 
 def test_another_venue_with_the_shipped_models(shared_data):

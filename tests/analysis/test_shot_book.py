@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from analysis.events import RallyStarted, ShotDetected, ShotRemoved, ShotUpdated
 from analysis.hits import Hit, HitUpdate
+from analysis.players import PlayerObservation
 from analysis.rallies import RallyTracker
 from analysis.shot_book import ShotBook
 from analysis.shots import ShotType
@@ -144,3 +147,30 @@ def test_a_first_guess_is_given_the_type_of_the_shot_before_and_made_again_when_
     typer.previous.clear()
     book.apply(HitUpdate([], [hit(30, "far"), hit(60, "far"), hit(900, "near")]))
     assert (900, None) in typer.previous
+
+
+def test_shots_are_placed_at_the_racket_side_foot():
+    """A left-hander's lunges lead with the left foot: their shots from the back court are
+    then placed at the left foot too."""
+
+    def seen(frame: int, player: str, left_y: float, right_y: float) -> Hit:
+        feet = np.array([[2.5, left_y], [3.5, right_y]])
+        obs = PlayerObservation(player, frame, frame / 30, None, np.zeros(2), feet.mean(0), feet)
+        return Hit(frame, frame / 30, player, 0.9, None, hitter=obs)
+
+    hits = [
+        seen(30, "near", 8.0, 8.8),  # lunges on the left foot
+        seen(60, "far", 1.0, 1.0),
+        seen(90, "near", 7.9, 8.9),
+        seen(120, "far", 1.0, 1.0),
+        seen(150, "near", 12.0, 12.0),  # at the back
+    ]
+    book = ShotBook(Typer(), RallyTracker())
+    book.apply(HitUpdate([], hits))
+    assert [s.court_xy for s in book.shots] == [
+        (2.5, 8.0),
+        (3.5, 1.0),
+        (2.5, 7.9),
+        (3.5, 1.0),
+        (2.5, 12.0),
+    ]

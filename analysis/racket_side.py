@@ -1,0 +1,65 @@
+"""The foot a shot is played from: the hitter's racket-side foot.
+
+Players lunge onto the racket-side foot at the net, on the forehand and the backhand alike:
+at a hit in the front court the foot nearer the net is the racket foot. Further back the
+feet say little, and the player's racket side is judged from their recent lunges; a player
+counts as right-handed until their lunges show otherwise. It is judged per side of the
+court, from that side's hits only: players change ends between games.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from analysis.court import NET_Y
+from analysis.hits import Hit
+
+FRONT_COURT_M = 3.5  # feet this close to the net on average at a hit: a lunge
+RECENT_LUNGES = 8  # a side's latest lunges judge its player's racket side
+# Over the recent lunges, the left foot led by this many metres in all: a left-hander.
+LEFT_HANDED_LEAD_M = 1.0
+LEFT, RIGHT = 0, 1  # rows of PlayerObservation.feet_xy
+
+
+def racket_foot(hit: Hit, earlier: Iterable[Hit]) -> tuple[float, float] | None:
+    """Court metres of the hitter's racket-side foot at `hit` (the point between the feet
+    when they are not known apart; None without the hitter). `earlier`: hits before it,
+    latest first."""
+    obs = hit.hitter
+    if obs is None:
+        return None
+    if obs.feet_xy is None:
+        return float(obs.court_xy[0]), float(obs.court_xy[1])
+    lead = lunge_lead(obs.feet_xy)
+    if lead is not None:
+        foot = RIGHT if lead >= 0 else LEFT
+    else:
+        foot = LEFT if left_handed(hit.player, earlier) else RIGHT
+    return float(obs.feet_xy[foot, 0]), float(obs.feet_xy[foot, 1])
+
+
+def lunge_lead(feet_xy: np.ndarray) -> float | None:
+    """Metres by which the right foot is nearer the net than the left one, at a hit in the
+    front court; None further back."""
+    to_net = np.abs(feet_xy[:, 1] - NET_Y)
+    if to_net.mean() >= FRONT_COURT_M:
+        return None
+    return float(to_net[LEFT] - to_net[RIGHT])
+
+
+def left_handed(player: str, earlier: Iterable[Hit]) -> bool:
+    """Whether the left foot led `player`'s recent lunges, by LEFT_HANDED_LEAD_M in all."""
+    total, lunges = 0.0, 0
+    for hit in earlier:
+        if lunges == RECENT_LUNGES:
+            break
+        obs = hit.hitter
+        if hit.player != player or obs is None or obs.feet_xy is None:
+            continue
+        lead = lunge_lead(obs.feet_xy)
+        if lead is not None:
+            total += lead
+            lunges += 1
+    return total <= -LEFT_HANDED_LEAD_M
