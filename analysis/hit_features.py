@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.pose import Pose
+from analysis.pose import LEFT_SHOULDER, LEFT_WRIST, RIGHT_SHOULDER, RIGHT_WRIST, Pose
 
 SCALES_S = (0.1, 0.2, 0.3)  # windows each side of the moment for the velocity fits
+SWING_WINDOW_S = 0.3  # poses this close to a moment show whether a player swung there
 SPEED_FLOOR = 0.05  # frame heights per second: below this the shuttle is "still"
 
 FEATURE_NAMES = (
@@ -35,6 +37,9 @@ FEATURE_NAMES = (
     "quiet_before",
     "near_height",
     "far_height",
+    "near_swing",
+    "far_swing",
+    "interval",
 )
 QUIET_CAP_S = 2.0  # "unseen for this long or more": the shuttle was out of play (a serve)
 # Window edges are widened by this much: timestamps are rounded, and a sample that lies
@@ -51,14 +56,29 @@ class PlayerShape:
 
     box: tuple[float, float, float, float]
     wrists: np.ndarray  # (2, 2)
+    swing: float = np.nan  # wrist_travel of the poses within SWING_WINDOW_S of the moment
 
     @property
     def height(self) -> float:
         return max(self.box[3] - self.box[1], 1.0)
 
     @classmethod
-    def from_pose(cls, pose: Pose) -> PlayerShape:
-        return cls(pose.box(), pose.wrists())
+    def from_pose(cls, pose: Pose, swing: float = np.nan) -> PlayerShape:
+        return cls(pose.box(), pose.wrists(), swing)
+
+
+def wrist_travel(poses: Sequence[Pose]) -> float:
+    """How far a wrist moved against the shoulders over `poses`, in body heights: the
+    widest spread of either wrist's positions (a swing moves the racket arm by most of a
+    body height, waiting or running by little). NaN with fewer than two poses."""
+    if len(poses) < 2:
+        return np.nan
+    landmarks = np.stack([p.landmarks for p in poses])  # (n, 33, 2)
+    shoulders = landmarks[:, [LEFT_SHOULDER, RIGHT_SHOULDER]].mean(axis=1, keepdims=True)
+    wrists = landmarks[:, [LEFT_WRIST, RIGHT_WRIST]] - shoulders  # (n, 2, 2)
+    spread = np.linalg.norm(wrists[:, None] - wrists[None, :], axis=-1).max()
+    heights = [max(p.box()[3] - p.box()[1], 1.0) for p in poses]
+    return float(spread / np.median(heights))
 
 
 def moment_features(
@@ -134,6 +154,11 @@ def moment_features(
             feats.append(np.nan)
         else:
             feats.append((shape.box[3] - point[1]) / shape.height)
+    for side in ("near", "far"):
+        shape = players.get(side)
+        feats.append(shape.swing if shape is not None else np.nan)
+    # Seconds between samples here: how many poses and track points the moment stands on.
+    feats.append(float(np.median(np.diff(times[lo:hi]))) if hi - lo > 1 else np.nan)
     return np.asarray(feats, dtype=np.float64)
 
 

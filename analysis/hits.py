@@ -13,12 +13,18 @@ revision for `hit_sequence.LOOKBACK_S`.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from analysis.court import COURT_WIDTH, NET_Y, Court
-from analysis.hit_features import SCALES_S, PlayerShape, moment_features
+from analysis.hit_features import (
+    SCALES_S,
+    SWING_WINDOW_S,
+    PlayerShape,
+    moment_features,
+    wrist_travel,
+)
 from analysis.hit_sequence import PLAYERS, Chosen, HitPicker, PickerParams, Sample
 from analysis.players import PlayerObservation
 from analysis.pose import Pose
@@ -160,18 +166,21 @@ class HitDetector:
         players: dict[str, PlayerObservation | None],
         i: int,
     ) -> np.ndarray:
-        shapes = {side: self._shape(side, obs) for side, obs in players.items()}
+        time = float(times[i])
+        shapes = {side: self._shape(side, obs, time) for side, obs in players.items()}
         return moment_features(times, xy, i, self.frame_height, shapes, self.net_y)
 
-    def _shape(self, side: str, obs: PlayerObservation | None) -> PlayerShape | None:
-        """The player's shape, computed once per observation (consecutive shuttle samples
-        share the latest one)."""
+    def _shape(self, side: str, obs: PlayerObservation | None, time: float) -> PlayerShape | None:
+        """The player's shape at `time`: from their latest pose (computed once per
+        observation: consecutive shuttle samples share it), and how their wrists swung in
+        the poses around."""
         if obs is None or not obs.pose:
             return None
         cached = self._shapes.get(side)
         if cached is None or cached[0] is not obs:
             cached = self._shapes[side] = (obs, PlayerShape.from_pose(obs.pose))
-        return cached[1]
+        swing = wrist_travel(self.poses_near(side, time, SWING_WINDOW_S))
+        return replace(cached[1], swing=swing)
 
     def track_between(self, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
         """Times (N,) and pixels (N, 2) of the shuttle seen from `start` to `end` (within the
@@ -182,11 +191,13 @@ class HitDetector:
 
     def poses_near(self, side: str, time: float, window: float) -> list[Pose]:
         """A player's poses within `window` seconds of `time` (within the kept history)."""
-        return [
-            obs.pose
-            for obs in self._players[side]
-            if obs.pose is not None and abs(obs.time - time) <= window
-        ]
+        poses = []
+        for obs in reversed(self._players[side]):  # time order: stop once past the window
+            if obs.time < time - window:
+                break
+            if obs.pose is not None and obs.time <= time + window:
+                poses.append(obs.pose)
+        return poses[::-1]
 
     def positions(self, side: str) -> tuple[np.ndarray, np.ndarray]:
         """Times (N,) and court metres (N, 2) of a player's kept observations."""

@@ -23,7 +23,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from analysis.court import Court
-from analysis.hit_features import FEATURE_NAMES, PlayerShape, moment_features
+from analysis.hit_features import (
+    FEATURE_NAMES,
+    SWING_WINDOW_S,
+    PlayerShape,
+    moment_features,
+    wrist_travel,
+)
 from analysis.hit_sequence import Candidate, PickerParams, choose_hits, find_candidates
 from analysis.hits import net_row
 from analysis.model import BoostedTrees
@@ -50,8 +56,10 @@ MOVING_START_PENALTIES = (0.0, 1.5, 3.0)
 
 
 def shapes_at(track: dict, frame: int) -> dict[str, PlayerShape | None]:
-    """Each player's latest posed shape at or before a frame (within 0.25 s)."""
+    """Each player's latest posed shape at or before a frame (within 0.25 s), with the poses
+    within SWING_WINDOW_S of it."""
     times = track["times"]
+    near = np.flatnonzero(np.abs(times - times[frame]) <= SWING_WINDOW_S)
     out: dict[str, PlayerShape | None] = {}
     for side in SIDES:
         landmarks = track[f"{side}_landmarks"]
@@ -60,11 +68,15 @@ def shapes_at(track: dict, frame: int) -> dict[str, PlayerShape | None]:
             if times[frame] - times[j] > 0.25:
                 break
             if not np.isnan(landmarks[j, 0, 0]):
-                pose = Pose(landmarks[j, :, :2].copy(), landmarks[j, :, 2].copy())
-                shape = PlayerShape.from_pose(pose)
+                around = [_pose(landmarks[k]) for k in near if not np.isnan(landmarks[k, 0, 0])]
+                shape = PlayerShape.from_pose(_pose(landmarks[j]), wrist_travel(around))
                 break
         out[side] = shape
     return out
+
+
+def _pose(landmarks: np.ndarray) -> Pose:
+    return Pose(landmarks[:, :2].copy(), landmarks[:, 2].copy())
 
 
 @dataclass(frozen=True)
