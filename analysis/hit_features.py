@@ -7,6 +7,7 @@ HitDetector, so the two always compute the same thing.
 from __future__ import annotations
 
 import math
+import statistics
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -67,18 +68,44 @@ class PlayerShape:
         return cls(pose.box(), pose.wrists(), swing)
 
 
-def wrist_travel(poses: Sequence[Pose]) -> float:
-    """How far a wrist moved against the shoulders over `poses`, in body heights: the
-    widest spread of either wrist's positions (a swing moves the racket arm by most of a
-    body height, waiting or running by little). NaN with fewer than two poses."""
-    if len(poses) < 2:
+def swing_window(time: float) -> tuple[float, float]:
+    """The times of the poses that show a swing at `time` (both ends included, widened by
+    EDGE_S: a pose often lies exactly SWING_WINDOW_S away)."""
+    return time - SWING_WINDOW_S - EDGE_S, time + SWING_WINDOW_S + EDGE_S
+
+
+# A pose as the swing needs it: the left and the right wrist against the shoulders' midpoint
+# (x, y each) and the pose's height, in pixels.
+SwingPoint = tuple[float, float, float, float, float]
+
+
+def swing_point(pose: Pose) -> SwingPoint:
+    lm = pose.landmarks
+    sx = (lm[LEFT_SHOULDER, 0] + lm[RIGHT_SHOULDER, 0]) / 2
+    sy = (lm[LEFT_SHOULDER, 1] + lm[RIGHT_SHOULDER, 1]) / 2
+    _, y0, _, y1 = pose.box()
+    return (
+        float(lm[LEFT_WRIST, 0] - sx),
+        float(lm[LEFT_WRIST, 1] - sy),
+        float(lm[RIGHT_WRIST, 0] - sx),
+        float(lm[RIGHT_WRIST, 1] - sy),
+        max(y1 - y0, 1.0),
+    )
+
+
+def wrist_travel(points: Sequence[SwingPoint]) -> float:
+    """How far a wrist moved against the shoulders over some poses (their `swing_point`s),
+    in body heights: the widest spread of either wrist's positions (a stroke moves the
+    racket arm by most of a body height, waiting or running by little). NaN with fewer
+    than two poses. Plain Python: a handful of points, scored for every moment."""
+    if len(points) < 2:
         return np.nan
-    landmarks = np.stack([p.landmarks for p in poses])  # (n, 33, 2)
-    shoulders = landmarks[:, [LEFT_SHOULDER, RIGHT_SHOULDER]].mean(axis=1, keepdims=True)
-    wrists = landmarks[:, [LEFT_WRIST, RIGHT_WRIST]] - shoulders  # (n, 2, 2)
-    spread = np.linalg.norm(wrists[:, None] - wrists[None, :], axis=-1).max()
-    heights = [max(p.box()[3] - p.box()[1], 1.0) for p in poses]
-    return float(spread / np.median(heights))
+    spread = 0.0
+    for k, a in enumerate(points):
+        for b in points[k + 1 :]:
+            spread = max(spread, math.hypot(a[0] - b[0], a[1] - b[1]))
+            spread = max(spread, math.hypot(a[2] - b[2], a[3] - b[3]))
+    return spread / statistics.median(p[4] for p in points)
 
 
 def moment_features(

@@ -20,9 +20,11 @@ import numpy as np
 from analysis.court import COURT_WIDTH, NET_Y, Court
 from analysis.hit_features import (
     SCALES_S,
-    SWING_WINDOW_S,
     PlayerShape,
+    SwingPoint,
     moment_features,
+    swing_point,
+    swing_window,
     wrist_travel,
 )
 from analysis.hit_sequence import PLAYERS, Chosen, HitPicker, PickerParams, Sample
@@ -94,6 +96,8 @@ class HitDetector:
         self._scored = 0  # samples before this index are scored
         self._players: dict[str, deque[PlayerObservation]] = {"near": deque(), "far": deque()}
         self._shapes: dict[str, tuple[PlayerObservation, PlayerShape]] = {}
+        # The swing points of each player's kept poses, with their times.
+        self._swings: dict[str, deque[tuple[float, SwingPoint]]] = {"near": deque(), "far": deque()}
 
     def observe_players(self, observations: dict[str, PlayerObservation | None]) -> None:
         """Player observations of one frame (the shuttle track may lag behind them)."""
@@ -104,6 +108,11 @@ class HitDetector:
             history.append(obs)
             while history and history[0].time < obs.time - HISTORY_S:
                 history.popleft()
+            swings = self._swings[side]
+            if obs.pose is not None:
+                swings.append((obs.time, swing_point(obs.pose)))
+            while swings and swings[0][0] < obs.time - HISTORY_S:
+                swings.popleft()
 
     def add(self, points: list[ShuttlePoint]) -> HitUpdate:
         """Adds final shuttle points; returns the hits as they now stand."""
@@ -179,8 +188,18 @@ class HitDetector:
         cached = self._shapes.get(side)
         if cached is None or cached[0] is not obs:
             cached = self._shapes[side] = (obs, PlayerShape.from_pose(obs.pose))
-        swing = wrist_travel(self.poses_near(side, time, SWING_WINDOW_S))
-        return replace(cached[1], swing=swing)
+        return replace(cached[1], swing=wrist_travel(self.swing_points(side, time)))
+
+    def swing_points(self, side: str, time: float) -> list[SwingPoint]:
+        """The swing points of the player's poses in the swing window of `time`."""
+        start, end = swing_window(time)
+        points = []
+        for t, point in reversed(self._swings[side]):  # time order: stop once past the window
+            if t < start:
+                break
+            if t <= end:
+                points.append(point)
+        return points[::-1]
 
     def track_between(self, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
         """Times (N,) and pixels (N, 2) of the shuttle seen from `start` to `end` (within the

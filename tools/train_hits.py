@@ -25,9 +25,10 @@ import numpy as np
 from analysis.court import Court
 from analysis.hit_features import (
     FEATURE_NAMES,
-    SWING_WINDOW_S,
     PlayerShape,
     moment_features,
+    swing_point,
+    swing_window,
     wrist_travel,
 )
 from analysis.hit_sequence import Candidate, PickerParams, choose_hits, find_candidates
@@ -56,10 +57,11 @@ MOVING_START_PENALTIES = (0.0, 1.5, 3.0)
 
 
 def shapes_at(track: dict, frame: int) -> dict[str, PlayerShape | None]:
-    """Each player's latest posed shape at or before a frame (within 0.25 s), with the poses
-    within SWING_WINDOW_S of it."""
+    """Each player's latest posed shape at or before a frame (within 0.25 s), with how they
+    swung in the poses around it."""
     times = track["times"]
-    near = np.flatnonzero(np.abs(times - times[frame]) <= SWING_WINDOW_S)
+    start, end = swing_window(float(times[frame]))
+    near = np.flatnonzero((times >= start) & (times <= end))
     out: dict[str, PlayerShape | None] = {}
     for side in SIDES:
         landmarks = track[f"{side}_landmarks"]
@@ -68,7 +70,11 @@ def shapes_at(track: dict, frame: int) -> dict[str, PlayerShape | None]:
             if times[frame] - times[j] > 0.25:
                 break
             if not np.isnan(landmarks[j, 0, 0]):
-                around = [_pose(landmarks[k]) for k in near if not np.isnan(landmarks[k, 0, 0])]
+                around = [
+                    swing_point(_pose(landmarks[k]))
+                    for k in near
+                    if not np.isnan(landmarks[k, 0, 0])
+                ]
                 shape = PlayerShape.from_pose(_pose(landmarks[j]), wrist_travel(around))
                 break
         out[side] = shape

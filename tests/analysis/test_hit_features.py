@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from analysis.court import Court
-from analysis.hit_features import FEATURE_NAMES, SWING_WINDOW_S, moment_features, wrist_travel
+from analysis.hit_features import FEATURE_NAMES, moment_features, swing_point, wrist_travel
 from analysis.hits import HitDetector
 from analysis.players import PlayerObservation
 from analysis.pose import (
@@ -83,12 +83,16 @@ def standing(x: float = 0.0, wrist_dx: float = 0.0, wrist_dy: float = 0.0) -> Po
     return Pose(landmarks, np.ones(33))
 
 
+def travel(poses: list[Pose]) -> float:
+    return wrist_travel([swing_point(p) for p in poses])
+
+
 def test_a_swing_is_the_wrists_spread_against_the_shoulders_in_body_heights():
     swing = [standing(), standing(wrist_dy=-60.0), standing(wrist_dx=30.0, wrist_dy=-100.0)]
-    assert wrist_travel(swing) == pytest.approx(np.hypot(30.0, 100.0) / 100.0)
+    assert travel(swing) == pytest.approx(np.hypot(30.0, 100.0) / 100.0)
     # Running moves the body, not the wrists against the shoulders.
-    assert wrist_travel([standing(x=0.0), standing(x=80.0), standing(x=160.0)]) == 0.0
-    assert np.isnan(wrist_travel([standing()]))
+    assert travel([standing(x=0.0), standing(x=80.0), standing(x=160.0)]) == 0.0
+    assert np.isnan(travel([standing()]))
 
 
 def test_the_detector_judges_a_swing_on_the_poses_either_side_of_the_moment():
@@ -100,12 +104,13 @@ def test_the_detector_judges_a_swing_on_the_poses_either_side_of_the_moment():
         "near_left": [279.0, 649.0],
     }
     detector = HitDetector(Court.from_mapping(corners, (1280, 720)), 720.0)
-    for k in range(30):  # 15 poses a second
-        t = k / 15
-        pose = standing(wrist_dy=-100.0 if k == 19 else 0.0)  # a swing 0.27 s after 1 s
-        obs = PlayerObservation("near", 2 * k, t, pose, np.zeros(2), np.array([3.0, 10.0]))
+    for k in range(30):  # 10 poses a second
+        t = k / 10
+        # A swing 0.3 s after 1 s: on the window's edge, which counts.
+        pose = standing(wrist_dy=-100.0 if k == 13 else 0.0)
+        obs = PlayerObservation("near", 3 * k, t, pose, np.zeros(2), np.array([3.0, 10.0]))
         detector.observe_players({"near": obs, "far": None})
-    around = detector.poses_near("near", 1.0, SWING_WINDOW_S)
-    assert len(around) == 9  # 11/15 s to 19/15 s: the swing at 19/15 s included
+    around = detector.swing_points("near", 1.0)
+    assert len(around) == 7  # 0.7 s to 1.3 s
     assert wrist_travel(around) == pytest.approx(1.0)
-    assert wrist_travel(detector.poses_near("near", 0.3, SWING_WINDOW_S)) == 0.0
+    assert wrist_travel(detector.swing_points("near", 0.3)) == 0.0
