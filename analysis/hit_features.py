@@ -7,14 +7,17 @@ HitDetector, so the two always compute the same thing.
 from __future__ import annotations
 
 import math
+import statistics
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.pose import Pose
+from analysis.pose import LEFT_SHOULDER, LEFT_WRIST, RIGHT_SHOULDER, RIGHT_WRIST, Pose
 
 SCALES_S = (0.1, 0.2, 0.3)  # windows each side of the moment for the velocity fits
+SWING_WINDOW_S = 0.3  # poses this close to a moment show whether a player swung there
 SPEED_FLOOR = 0.05  # frame heights per second: below this the shuttle is "still"
 
 FEATURE_NAMES = (
@@ -35,6 +38,9 @@ FEATURE_NAMES = (
     "quiet_before",
     "near_height",
     "far_height",
+    "near_swing",
+    "far_swing",
+    "interval",
 )
 QUIET_CAP_S = 2.0  # "unseen for this long or more": the shuttle was out of play (a serve)
 # Window edges are widened by this much: timestamps are rounded, and a sample that lies
@@ -51,14 +57,55 @@ class PlayerShape:
 
     box: tuple[float, float, float, float]
     wrists: np.ndarray  # (2, 2)
+    swing: float = np.nan  # wrist_travel of the poses within SWING_WINDOW_S of the moment
 
     @property
     def height(self) -> float:
         return max(self.box[3] - self.box[1], 1.0)
 
     @classmethod
-    def from_pose(cls, pose: Pose) -> PlayerShape:
-        return cls(pose.box(), pose.wrists())
+    def from_pose(cls, pose: Pose, swing: float = np.nan) -> PlayerShape:
+        return cls(pose.box(), pose.wrists(), swing)
+
+
+def swing_window(time: float) -> tuple[float, float]:
+    """The times of the poses that show a swing at `time` (both ends included, widened by
+    EDGE_S: a pose often lies exactly SWING_WINDOW_S away)."""
+    return time - SWING_WINDOW_S - EDGE_S, time + SWING_WINDOW_S + EDGE_S
+
+
+# A pose as the swing needs it: the left and the right wrist against the shoulders' midpoint
+# (x, y each) and the pose's height, in pixels.
+SwingPoint = tuple[float, float, float, float, float]
+
+
+def swing_point(pose: Pose) -> SwingPoint:
+    lm = pose.landmarks
+    sx = (lm[LEFT_SHOULDER, 0] + lm[RIGHT_SHOULDER, 0]) / 2
+    sy = (lm[LEFT_SHOULDER, 1] + lm[RIGHT_SHOULDER, 1]) / 2
+    _, y0, _, y1 = pose.box()
+    return (
+        float(lm[LEFT_WRIST, 0] - sx),
+        float(lm[LEFT_WRIST, 1] - sy),
+        float(lm[RIGHT_WRIST, 0] - sx),
+        float(lm[RIGHT_WRIST, 1] - sy),
+        max(y1 - y0, 1.0),
+    )
+
+
+def wrist_travel(points: Sequence[SwingPoint]) -> float:
+    """How far a wrist moved against the shoulders over some poses (their `swing_point`s),
+    in body heights: the widest spread of either wrist's positions (a stroke moves the
+    racket arm by most of a body height, waiting or running by little). NaN with fewer
+    than two poses. Plain Python: a handful of points, scored for every moment."""
+    if len(points) < 2:
+        return np.nan
+    spread = 0.0
+    for k, a in enumerate(points):
+        for b in points[k + 1 :]:
+            spread = max(spread, math.hypot(a[0] - b[0], a[1] - b[1]))
+            spread = max(spread, math.hypot(a[2] - b[2], a[3] - b[3]))
+    return spread / statistics.median(p[4] for p in points)
 
 
 def moment_features(
@@ -134,6 +181,11 @@ def moment_features(
             feats.append(np.nan)
         else:
             feats.append((shape.box[3] - point[1]) / shape.height)
+    for side in ("near", "far"):
+        shape = players.get(side)
+        feats.append(shape.swing if shape is not None else np.nan)
+    # Seconds between samples here: how many poses and track points the moment stands on.
+    feats.append(float(np.median(np.diff(times[lo:hi]))) if hi - lo > 1 else np.nan)
     return np.asarray(feats, dtype=np.float64)
 
 

@@ -13,12 +13,20 @@ revision for `hit_sequence.LOOKBACK_S`.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from analysis.court import COURT_WIDTH, NET_Y, Court
-from analysis.hit_features import SCALES_S, PlayerShape, moment_features
+from analysis.hit_features import (
+    SCALES_S,
+    PlayerShape,
+    SwingPoint,
+    moment_features,
+    swing_point,
+    swing_window,
+    wrist_travel,
+)
 from analysis.hit_sequence import PLAYERS, Chosen, HitPicker, PickerParams, Sample
 from analysis.players import PlayerObservation
 from analysis.pose import Pose
@@ -88,6 +96,8 @@ class HitDetector:
         self._scored = 0  # samples before this index are scored
         self._players: dict[str, deque[PlayerObservation]] = {"near": deque(), "far": deque()}
         self._shapes: dict[str, tuple[PlayerObservation, PlayerShape]] = {}
+        # The swing points of each player's kept poses, with their times.
+        self._swings: dict[str, deque[tuple[float, SwingPoint]]] = {"near": deque(), "far": deque()}
 
     def observe_players(self, observations: dict[str, PlayerObservation | None]) -> None:
         """Player observations of one frame (the shuttle track may lag behind them)."""
@@ -98,6 +108,11 @@ class HitDetector:
             history.append(obs)
             while history and history[0].time < obs.time - HISTORY_S:
                 history.popleft()
+            swings = self._swings[side]
+            if obs.pose is not None:
+                swings.append((obs.time, swing_point(obs.pose)))
+            while swings and swings[0][0] < obs.time - HISTORY_S:
+                swings.popleft()
 
     def add(self, points: list[ShuttlePoint]) -> HitUpdate:
         """Adds final shuttle points; returns the hits as they now stand."""
@@ -160,18 +175,31 @@ class HitDetector:
         players: dict[str, PlayerObservation | None],
         i: int,
     ) -> np.ndarray:
-        shapes = {side: self._shape(side, obs) for side, obs in players.items()}
+        time = float(times[i])
+        shapes = {side: self._shape(side, obs, time) for side, obs in players.items()}
         return moment_features(times, xy, i, self.frame_height, shapes, self.net_y)
 
-    def _shape(self, side: str, obs: PlayerObservation | None) -> PlayerShape | None:
-        """The player's shape, computed once per observation (consecutive shuttle samples
-        share the latest one)."""
+    def _shape(self, side: str, obs: PlayerObservation | None, time: float) -> PlayerShape | None:
+        """The player's shape at `time`: from their latest pose (computed once per
+        observation: consecutive shuttle samples share it), and how their wrists swung in
+        the poses around."""
         if obs is None or not obs.pose:
             return None
         cached = self._shapes.get(side)
         if cached is None or cached[0] is not obs:
             cached = self._shapes[side] = (obs, PlayerShape.from_pose(obs.pose))
-        return cached[1]
+        return replace(cached[1], swing=wrist_travel(self.swing_points(side, time)))
+
+    def swing_points(self, side: str, time: float) -> list[SwingPoint]:
+        """The swing points of the player's poses in the swing window of `time`."""
+        start, end = swing_window(time)
+        points = []
+        for t, point in reversed(self._swings[side]):  # time order: stop once past the window
+            if t < start:
+                break
+            if t <= end:
+                points.append(point)
+        return points[::-1]
 
     def track_between(self, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
         """Times (N,) and pixels (N, 2) of the shuttle seen from `start` to `end` (within the
@@ -182,11 +210,13 @@ class HitDetector:
 
     def poses_near(self, side: str, time: float, window: float) -> list[Pose]:
         """A player's poses within `window` seconds of `time` (within the kept history)."""
-        return [
-            obs.pose
-            for obs in self._players[side]
-            if obs.pose is not None and abs(obs.time - time) <= window
-        ]
+        poses = []
+        for obs in reversed(self._players[side]):  # time order: stop once past the window
+            if obs.time < time - window:
+                break
+            if obs.pose is not None and obs.time <= time + window:
+                poses.append(obs.pose)
+        return poses[::-1]
 
     def positions(self, side: str) -> tuple[np.ndarray, np.ndarray]:
         """Times (N,) and court metres (N, 2) of a player's kept observations."""

@@ -23,7 +23,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from analysis.court import Court
-from analysis.hit_features import FEATURE_NAMES, PlayerShape, moment_features
+from analysis.hit_features import (
+    FEATURE_NAMES,
+    PlayerShape,
+    moment_features,
+    swing_point,
+    swing_window,
+    wrist_travel,
+)
 from analysis.hit_sequence import Candidate, PickerParams, choose_hits, find_candidates
 from analysis.hits import net_row
 from analysis.model import BoostedTrees
@@ -50,8 +57,11 @@ MOVING_START_PENALTIES = (0.0, 1.5, 3.0)
 
 
 def shapes_at(track: dict, frame: int) -> dict[str, PlayerShape | None]:
-    """Each player's latest posed shape at or before a frame (within 0.25 s)."""
+    """Each player's latest posed shape at or before a frame (within 0.25 s), with how they
+    swung in the poses around it."""
     times = track["times"]
+    start, end = swing_window(float(times[frame]))
+    near = np.flatnonzero((times >= start) & (times <= end))
     out: dict[str, PlayerShape | None] = {}
     for side in SIDES:
         landmarks = track[f"{side}_landmarks"]
@@ -60,11 +70,19 @@ def shapes_at(track: dict, frame: int) -> dict[str, PlayerShape | None]:
             if times[frame] - times[j] > 0.25:
                 break
             if not np.isnan(landmarks[j, 0, 0]):
-                pose = Pose(landmarks[j, :, :2].copy(), landmarks[j, :, 2].copy())
-                shape = PlayerShape.from_pose(pose)
+                around = [
+                    swing_point(_pose(landmarks[k]))
+                    for k in near
+                    if not np.isnan(landmarks[k, 0, 0])
+                ]
+                shape = PlayerShape.from_pose(_pose(landmarks[j]), wrist_travel(around))
                 break
         out[side] = shape
     return out
+
+
+def _pose(landmarks: np.ndarray) -> Pose:
+    return Pose(landmarks[:, :2].copy(), landmarks[:, 2].copy())
 
 
 @dataclass(frozen=True)

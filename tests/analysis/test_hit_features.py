@@ -6,7 +6,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.hit_features import FEATURE_NAMES, moment_features
+from analysis.court import Court
+from analysis.hit_features import FEATURE_NAMES, moment_features, swing_point, wrist_travel
+from analysis.hits import HitDetector
+from analysis.players import PlayerObservation
+from analysis.pose import (
+    LEFT_ANKLE,
+    LEFT_SHOULDER,
+    LEFT_WRIST,
+    NOSE,
+    RIGHT_ANKLE,
+    RIGHT_SHOULDER,
+    RIGHT_WRIST,
+    Pose,
+)
 
 # The rest depend on the rate by nature (time since the last sample seen) or need players.
 RATE_FREE = [
@@ -52,3 +65,52 @@ def test_stream_rates_give_the_file_rate_features(fps):
     dense, sparse = features(30), features(fps)
     for name in RATE_FREE:
         assert sparse[name] == pytest.approx(dense[name], rel=1e-6, abs=1e-9), name
+
+
+@pytest.mark.parametrize("fps", [10, 15, 30])
+def test_the_sample_interval_is_a_feature(fps):
+    assert features(fps)["interval"] == pytest.approx(1 / fps)
+
+
+def standing(x: float = 0.0, wrist_dx: float = 0.0, wrist_dy: float = 0.0) -> Pose:
+    """A person 100 px tall from y=100 at `x`, the right wrist moved by (dx, dy)."""
+    landmarks = np.tile([x + 50.0, 150.0], (33, 1))
+    landmarks[NOSE] = [x + 50.0, 100.0]
+    landmarks[LEFT_ANKLE] = landmarks[RIGHT_ANKLE] = [x + 50.0, 200.0]
+    landmarks[LEFT_SHOULDER], landmarks[RIGHT_SHOULDER] = [x + 40.0, 120.0], [x + 60.0, 120.0]
+    landmarks[LEFT_WRIST], landmarks[RIGHT_WRIST] = [x + 35.0, 160.0], [x + 65.0, 160.0]
+    landmarks[RIGHT_WRIST] += [wrist_dx, wrist_dy]
+    return Pose(landmarks, np.ones(33))
+
+
+def travel(poses: list[Pose]) -> float:
+    return wrist_travel([swing_point(p) for p in poses])
+
+
+def test_a_swing_is_the_wrists_spread_against_the_shoulders_in_body_heights():
+    swing = [standing(), standing(wrist_dy=-60.0), standing(wrist_dx=30.0, wrist_dy=-100.0)]
+    assert travel(swing) == pytest.approx(np.hypot(30.0, 100.0) / 100.0)
+    # Running moves the body, not the wrists against the shoulders.
+    assert travel([standing(x=0.0), standing(x=80.0), standing(x=160.0)]) == 0.0
+    assert np.isnan(travel([standing()]))
+
+
+def test_the_detector_judges_a_swing_on_the_poses_either_side_of_the_moment():
+    """Moments are scored once the track after them is in, so the poses after are known."""
+    corners = {
+        "far_left": [448.0, 256.0],
+        "far_right": [818.0, 256.0],
+        "near_right": [981.0, 646.0],
+        "near_left": [279.0, 649.0],
+    }
+    detector = HitDetector(Court.from_mapping(corners, (1280, 720)), 720.0)
+    for k in range(30):  # 10 poses a second
+        t = k / 10
+        # A swing 0.3 s after 1 s: on the window's edge, which counts.
+        pose = standing(wrist_dy=-100.0 if k == 13 else 0.0)
+        obs = PlayerObservation("near", 3 * k, t, pose, np.zeros(2), np.array([3.0, 10.0]))
+        detector.observe_players({"near": obs, "far": None})
+    around = detector.swing_points("near", 1.0)
+    assert len(around) == 7  # 0.7 s to 1.3 s
+    assert wrist_travel(around) == pytest.approx(1.0)
+    assert wrist_travel(detector.swing_points("near", 0.3)) == 0.0
