@@ -13,7 +13,9 @@ revision for `hit_sequence.LOOKBACK_S`.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import numpy as np
 
@@ -36,6 +38,7 @@ from analysis.trained import TrainedModels
 
 LOOKAHEAD_S = max(SCALES_S)  # track needed after a moment before it can be scored
 HISTORY_S = 8.0  # track and poses kept: the look-back, and a shot's flight after it
+H = TypeVar("H")  # an entry of a time-ordered history
 # How far hit decisions lag the shuttle track: the track after a moment, then the moments
 # around a candidate.
 DECISION_DELAY_S = LOOKAHEAD_S + PickerParams().reach_s
@@ -192,14 +195,7 @@ class HitDetector:
 
     def swing_points(self, side: str, time: float) -> list[SwingPoint]:
         """The swing points of the player's poses in the swing window of `time`."""
-        start, end = swing_window(time)
-        points = []
-        for t, point in reversed(self._swings[side]):  # time order: stop once past the window
-            if t < start:
-                break
-            if t <= end:
-                points.append(point)
-        return points[::-1]
+        return [point for _, point in _between(self._swings[side], _first, *swing_window(time))]
 
     def track_between(self, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
         """Times (N,) and pixels (N, 2) of the shuttle seen from `start` to `end` (within the
@@ -210,13 +206,8 @@ class HitDetector:
 
     def poses_near(self, side: str, time: float, window: float) -> list[Pose]:
         """A player's poses within `window` seconds of `time` (within the kept history)."""
-        poses = []
-        for obs in reversed(self._players[side]):  # time order: stop once past the window
-            if obs.time < time - window:
-                break
-            if obs.pose is not None and obs.time <= time + window:
-                poses.append(obs.pose)
-        return poses[::-1]
+        seen = _between(self._players[side], _obs_time, time - window, time + window)
+        return [obs.pose for obs in seen if obs.pose is not None]
 
     def positions(self, side: str) -> tuple[np.ndarray, np.ndarray]:
         """Times (N,) and court metres (N, 2) of a player's kept observations."""
@@ -230,3 +221,24 @@ class HitDetector:
             if obs.time <= time + 1e-6:
                 return None if time - obs.time > 0.25 else obs
         return None
+
+
+def _between(history: deque[H], time_of: Callable[[H], float], start: float, end: float) -> list[H]:
+    """The entries of a time-ordered history from `start` to `end`, oldest first. Walked from
+    the newest end and stopped past `start`: the moments asked about are recent."""
+    found = []
+    for entry in reversed(history):
+        t = time_of(entry)
+        if t < start:
+            break
+        if t <= end:
+            found.append(entry)
+    return found[::-1]
+
+
+def _obs_time(obs: PlayerObservation) -> float:
+    return obs.time
+
+
+def _first(entry: tuple[float, SwingPoint]) -> float:
+    return entry[0]
