@@ -10,6 +10,7 @@ court, from that side's hits only: players change ends between games.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import islice
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from analysis.hits import Hit
 
 FRONT_COURT_M = 3.5  # feet this close to the net on average at a hit: a lunge
 RECENT_LUNGES = 8  # a side's latest lunges judge its player's racket side
+# ... looked for among the latest hits only, so that placing a shot costs the same late in a
+# long session as early in it, even for a player who never lunges (about 15 rallies).
+RECENT_HITS = 200
 # Over the recent lunges, the left foot led by this many metres in all: a left-hander.
 LEFT_HANDED_LEAD_M = 1.0
 LEFT, RIGHT = 0, 1  # rows of PlayerObservation.feet_xy
@@ -50,9 +54,10 @@ def lunge_lead(feet_xy: np.ndarray) -> float | None:
 
 
 def left_handed(player: str, earlier: Iterable[Hit]) -> bool:
-    """Whether the left foot led `player`'s recent lunges, by LEFT_HANDED_LEAD_M in all."""
+    """Whether the left foot led `player`'s recent lunges, by LEFT_HANDED_LEAD_M in all
+    (`earlier`: hits latest first, of which the RECENT_HITS latest are looked at)."""
     total, lunges = 0.0, 0
-    for hit in earlier:
+    for hit in islice(earlier, RECENT_HITS):
         if lunges == RECENT_LUNGES:
             break
         obs = hit.hitter

@@ -7,7 +7,7 @@ import pytest
 
 from analysis.hits import Hit
 from analysis.players import PlayerObservation
-from analysis.racket_side import RECENT_LUNGES, racket_foot
+from analysis.racket_side import RECENT_HITS, RECENT_LUNGES, racket_foot
 
 NEAR_FRONT = 8.0  # court y of a near player's foot 1.3 m from the net
 NEAR_BACK = 12.0
@@ -65,6 +65,16 @@ def test_only_the_recent_lunges_count():
     h = back(2000, "near")
     assert racket_foot(h, recent + older) == pytest.approx(tuple(h.hitter.feet_xy[1]))
     assert racket_foot(h, older) == pytest.approx(tuple(h.hitter.feet_xy[0]))
+
+
+def test_lunges_are_looked_for_among_the_recent_hits_only():
+    """A session's old lunges neither slow the placing of later shots nor decide them."""
+    lunges = [lunge(200, "near", "left"), lunge(100, "near", "left")]  # 1.6 m lead in all
+    rallies = [back(10_000 - k, "far") for k in range(RECENT_HITS - len(lunges))]
+    h = back(20_000, "near")
+    assert racket_foot(h, rallies + lunges) == pytest.approx(tuple(h.hitter.feet_xy[0]))
+    rallies.append(back(5_000, "far"))  # one lunge is now too far back: 0.8 m is not enough
+    assert racket_foot(h, rallies + lunges) == pytest.approx(tuple(h.hitter.feet_xy[1]))
 
 
 def test_without_feet_apart_the_point_between_them_stands_in():
