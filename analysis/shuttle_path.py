@@ -7,13 +7,22 @@ seconds), or starts a new segment after the best path that ended before it, payi
 `restart`. Every candidate on the path adds its score plus `bias`; frames skipped inside a
 segment cost `gap_penalty` each. The best path so far ends at the best-scoring edge or,
 when nothing is worth taking, nowhere: positions are read from it by backtracking.
+
+Below `full_rate` frames a second a flight has fewer points to pay for its start, and short
+ones (a serve, a net shot: 0.3-0.5 s) went untracked at 10 fps; `restart` shrinks there with
+the square root of the rate.
 """
 
 from __future__ import annotations
 
+import math
+import statistics
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+
+RATE_WINDOW = 9  # the frame rate is judged from the intervals between this many recent frames
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,7 @@ class PathParams:
     delay: int = 6  # distinct frames between a frame's detection and its final position
     bias: float = 1.25  # added to every candidate's log-odds on the path
     restart: float = 9.0  # cost of starting a segment (a hit, or the shuttle found again)
+    full_rate: float = 25.0  # frames a second from which `restart` is paid in full
     max_gap: int = 2  # a segment may join frames this far apart (skipping max_gap - 1)
     gap_penalty: float = 0.5  # per skipped frame inside a segment
     bridge_gap: int = 2  # frames apart two segments may be for the gap to be filled in
@@ -66,6 +76,8 @@ class PathSearch:
         self.frames = 0
         self._path: dict[int, tuple[np.ndarray, int]] | None = None  # index -> (xy, segment)
         self._oldest_needed = 0
+        self._intervals: deque[float] = deque(maxlen=RATE_WINDOW - 1)
+        self.restart = params.restart  # what starting a segment costs at the current rate
 
     def add(self, time: float, xy: np.ndarray, score: np.ndarray) -> None:
         """Adds the next frame's candidates (image px) and their log-odds."""
@@ -75,6 +87,10 @@ class PathSearch:
         gain = np.clip(score, -p.score_clip, p.score_clip) + p.bias
         xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
         best, best_ptr = (prev.best, prev.best_ptr) if prev else (0.0, None)
+        if prev is not None and time > prev.time:
+            self._intervals.append(time - prev.time)
+            rate = 1.0 / statistics.median(self._intervals)
+            self.restart = p.restart * min(1.0, math.sqrt(rate / p.full_rate))
         frame = _Frame(time, xy, gain, best, best_ptr, *_no_edges())
         self._frames[index] = frame
         self.frames += 1
@@ -115,7 +131,7 @@ class PathSearch:
         # Body parts drift slowly; a flying shuttle rarely does for long.
         slow = p.slow_penalty * np.maximum(0.0, 1.0 - dist / (self.vslow * dt))
         before = self._frames.get(j - 1)
-        restart = (before.best if before else 0.0) - p.restart
+        restart = (before.best if before else 0.0) - self.restart
         best = restart + src.gain[:, None] + cur.gain[None, :] - slow
         back = np.full(best.shape, -1, dtype=np.int64)
         if len(src.score):
