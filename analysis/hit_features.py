@@ -61,11 +61,16 @@ class PlayerShape:
 
     @property
     def height(self) -> float:
-        return max(self.box[3] - self.box[1], 1.0)
+        return box_height(self.box)
 
     @classmethod
     def from_pose(cls, pose: Pose, swing: float = np.nan) -> PlayerShape:
         return cls(pose.box(), pose.wrists(), swing)
+
+
+def box_height(box: tuple[float, float, float, float]) -> float:
+    """A pose's height in pixels, from its box (at least 1: a body's size divides)."""
+    return max(box[3] - box[1], 1.0)
 
 
 def swing_window(time: float) -> tuple[float, float]:
@@ -83,13 +88,12 @@ def swing_point(pose: Pose) -> SwingPoint:
     lm = pose.landmarks
     sx = (lm[LEFT_SHOULDER, 0] + lm[RIGHT_SHOULDER, 0]) / 2
     sy = (lm[LEFT_SHOULDER, 1] + lm[RIGHT_SHOULDER, 1]) / 2
-    _, y0, _, y1 = pose.box()
     return (
         float(lm[LEFT_WRIST, 0] - sx),
         float(lm[LEFT_WRIST, 1] - sy),
         float(lm[RIGHT_WRIST, 0] - sx),
         float(lm[RIGHT_WRIST, 1] - sy),
-        max(y1 - y0, 1.0),
+        box_height(pose.box()),
     )
 
 

@@ -40,6 +40,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from analysis.rallies import MAX_GAP_S
+from analysis.sample_rate import RecentInterval
 from analysis.shot_features import STILL_M
 
 PLAYERS = ("near", "far")
@@ -329,21 +330,19 @@ class HitPicker(Generic[T]):
         self._samples: list[Sample[T]] = []  # recent moments, time order
         self._checked = 0  # samples before this index were judged as candidates
         self._sequence: HitSequence[T] = HitSequence(self.params.sequence_for(None))
-        self._intervals: list[float] = []
+        self._interval = RecentInterval(INTERVAL_HISTORY)
 
     def add(self, sample: Sample[T]) -> None:
         if self._samples:
             last = self._samples[-1].time
             if sample.time < last:
                 raise ValueError("moments must arrive in time order")
-            self._intervals.append(sample.time - last)
-            del self._intervals[:-INTERVAL_HISTORY]
+        self._interval.add(sample.time)
         self._samples.append(sample)
 
     def update(self, final: bool = False) -> tuple[list[Chosen[T]], list[Chosen[T]]]:
         """(hits committed now, the open hits after them); `final` commits everything."""
-        interval = float(np.median(self._intervals)) if self._intervals else None
-        self._sequence.set_params(self.params.sequence_for(interval))
+        self._sequence.set_params(self.params.sequence_for(self._interval.median))
         self._add_candidates(final)
         newest = self._samples[-1].time if self._samples else -np.inf
         times = np.array([s.time for s in self._samples])

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from operator import attrgetter, itemgetter
 from typing import TypeVar
 
 import numpy as np
@@ -195,7 +196,8 @@ class HitDetector:
 
     def swing_points(self, side: str, time: float) -> list[SwingPoint]:
         """The swing points of the player's poses in the swing window of `time`."""
-        return [point for _, point in _between(self._swings[side], _first, *swing_window(time))]
+        swings = _between(self._swings[side], itemgetter(0), *swing_window(time))
+        return [point for _, point in swings]
 
     def track_between(self, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
         """Times (N,) and pixels (N, 2) of the shuttle seen from `start` to `end` (within the
@@ -206,7 +208,7 @@ class HitDetector:
 
     def poses_near(self, side: str, time: float, window: float) -> list[Pose]:
         """A player's poses within `window` seconds of `time` (within the kept history)."""
-        seen = _between(self._players[side], _obs_time, time - window, time + window)
+        seen = _between(self._players[side], attrgetter("time"), time - window, time + window)
         return [obs.pose for obs in seen if obs.pose is not None]
 
     def positions(self, side: str) -> tuple[np.ndarray, np.ndarray]:
@@ -234,11 +236,3 @@ def _between(history: deque[H], time_of: Callable[[H], float], start: float, end
         if t <= end:
             found.append(entry)
     return found[::-1]
-
-
-def _obs_time(obs: PlayerObservation) -> float:
-    return obs.time
-
-
-def _first(entry: tuple[float, SwingPoint]) -> float:
-    return entry[0]

@@ -16,11 +16,11 @@ the square root of the rate.
 from __future__ import annotations
 
 import math
-import statistics
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+
+from analysis.sample_rate import RecentInterval
 
 RATE_WINDOW = 9  # the frame rate is judged from the intervals between this many recent frames
 
@@ -76,7 +76,7 @@ class PathSearch:
         self.frames = 0
         self._path: dict[int, tuple[np.ndarray, int]] | None = None  # index -> (xy, segment)
         self._oldest_needed = 0
-        self._intervals: deque[float] = deque(maxlen=RATE_WINDOW - 1)
+        self._interval = RecentInterval(RATE_WINDOW - 1)
         self.restart = params.restart  # what starting a segment costs at the current rate
 
     def add(self, time: float, xy: np.ndarray, score: np.ndarray) -> None:
@@ -87,9 +87,9 @@ class PathSearch:
         gain = np.clip(score, -p.score_clip, p.score_clip) + p.bias
         xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
         best, best_ptr = (prev.best, prev.best_ptr) if prev else (0.0, None)
-        if prev is not None and time > prev.time:
-            self._intervals.append(time - prev.time)
-            rate = 1.0 / statistics.median(self._intervals)
+        self._interval.add(time)
+        if self._interval.median:  # a rate is known
+            rate = 1.0 / self._interval.median
             self.restart = p.restart * min(1.0, math.sqrt(rate / p.full_rate))
         frame = _Frame(time, xy, gain, best, best_ptr, *_no_edges())
         self._frames[index] = frame

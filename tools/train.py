@@ -46,6 +46,7 @@ TRAINING_CODE = (
     "analysis.model",
     "analysis.players",
     "analysis.pose",
+    "analysis.sample_rate",
     "analysis.shot_features",
     "analysis.shots_model",
     "analysis.shuttle",
