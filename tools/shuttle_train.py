@@ -47,7 +47,7 @@ HIDDEN = 16
 HELD_OUT_SOURCES = ("denmark",)  # never trained on: the unseen venue
 PATCH_COMPONENTS = 8  # principal components kept of each of the grey and motion patches
 NEGATIVE_SHARE = 1 / 8  # of the negatives a fit keeps (each weighs the more): 7x faster
-DETECTOR_CODE = ("analysis.shuttle_detect", "analysis.video")
+DETECTOR_CODE = ("analysis.frame_rate", "analysis.shuttle_detect", "analysis.video")
 
 
 def training_clips(root: Path | None = None) -> list[Clip]:
