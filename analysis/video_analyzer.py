@@ -14,6 +14,7 @@ from typing import Any
 from analysis.court import Court
 from analysis.court_video import CourtNotFound, detect_court_in_video
 from analysis.frame_analyzer import FrameAnalyzer
+from analysis.frame_rate import FrameRateCap
 from analysis.heatmap import render_heatmap_png
 from analysis.shuttle import ShuttlePoint
 from analysis.trained import TrainedModels
@@ -33,10 +34,11 @@ Progress = Callable[[float], None]
 class VideoAnalyzer:
     """Runs the analysis over one video file.
 
-    Every frame is decoded and feeds the shuttle tracker; player poses are estimated
-    `analysis_fps` times a second. Decoding runs in its own thread a few frames ahead, so
-    memory stays flat however long the video is, and the poses of the next few frames start
-    while the current one is analysed (the results do not depend on it). Without a court,
+    Every frame is decoded and, up to MAX_ANALYSIS_FPS a second (analysis.frame_rate), feeds
+    the shuttle tracker; player poses are estimated `analysis_fps` times a second. Decoding
+    runs in its own thread a few frames ahead, so memory stays flat however long the video
+    is, and the poses of the next few frames start while the current one is analysed (the
+    results do not depend on it). Without a court,
     it is detected on a few frames first (`CourtError` when none is found).
     """
 
@@ -89,15 +91,26 @@ class VideoAnalyzer:
             models=self.models,
         ) as analyzer:
             ahead: deque[DecodedFrame] = deque()
-            for decoded in _decode_ahead(self.path):
-                analyzer.prefetch(decoded.image, decoded.time, decoded.index)
-                ahead.append(decoded)
+            cap = FrameRateCap()
+            last: DecodedFrame | None = None
+            kept: DecodedFrame | None = None
+            for last in _decode_ahead(self.path):
+                if not cap.admits(last.time):
+                    continue
+                kept = last
+                analyzer.prefetch(kept.image, kept.time, kept.index)
+                ahead.append(kept)
                 if len(ahead) > _POSE_AHEAD:
                     self._process(analyzer, ahead.popleft(), expected)
             while ahead:
                 self._process(analyzer, ahead.popleft(), expected)
             analyzer.finish()
             report = analyzer.report(fps=self.info.fps)
+        if last is not None and kept is not None and last.index > kept.index:
+            # The video goes on past the last frame analysed: the cap skipped its last frames.
+            video = report["video"]
+            video["frames"] = last.index + 1
+            video["duration"] = round(video["duration"] + last.time - kept.time, 3)
         # Where the corners came from: given, or detected (and how surely).
         report["court"]["source"] = self.court_source
         if self.court_confidence is not None:

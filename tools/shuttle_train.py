@@ -3,11 +3,12 @@
 Every candidate blob the detector finds in a labelled clip becomes one example: positive when
 it lies within 6 px (of a 1280-px-wide frame) of the labelled shuttle, negative otherwise.
 Clips are fed at every rate the analyzer meets (every frame of the file, and 15 and 10 frames
-a second as a live stream delivers them), so the scorer sees every motion scale. A network
-with one hidden layer (16 units) is fitted with L-BFGS, positives weighted 10x, on the eight
-blob features and the first PATCH_COMPONENTS principal components of the candidate's grey and
-motion patches; the projection is then folded into the network's first layer, so the
-analyzer multiplies the patches by one matrix.
+a second as a live stream delivers them), so the scorer sees every motion scale; files faster
+than the analysis takes give all their frames too. A network with one hidden layer (16 units)
+is fitted with L-BFGS, positives weighted 10x, on the eight blob features and the first
+PATCH_COMPONENTS principal components of the candidate's grey and motion patches; the
+projection is then folded into the network's first layer, so the analyzer multiplies the
+patches by one matrix.
 
 The scorer learns from every shuttle-labelled source but the Denmark rallies, which stay a
 venue no model has seen. `fold_scorer(match)` is the same scorer trained without one match:
@@ -94,7 +95,15 @@ def _collect(clip: Clip, rate: Rate) -> dict[str, np.ndarray]:
         ys.append(y)
         idx.append(np.full(len(cands), ready.frame))
 
-    for frame, fed in stream_frames(iter_frames(clip.video), rate):
+    # Every frame of a file, even of video faster than the analysis takes (which thins it to
+    # 30 a second): the small steps of fast video are more examples of the shuttle. Trained on
+    # the thinned frames instead, the scorer lost 0.017 of nested hit F1 at 10 fps.
+    fed_frames = (
+        ((frame, True) for frame in iter_frames(clip.video))
+        if rate is None
+        else stream_frames(iter_frames(clip.video), rate)
+    )
+    for frame, fed in fed_frames:
         if fed:
             take(frames.push(frame.index, frame.time, frame.image)[1])
     take(frames.finish())

@@ -47,6 +47,7 @@ PLAYER_CODE = (
 )
 SHUTTLE_CODE = (
     "analysis.court",
+    "analysis.frame_rate",
     "analysis.shuttle",
     "analysis.shuttle_detect",
     "analysis.shuttle_path",

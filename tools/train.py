@@ -41,6 +41,7 @@ TRAINING_CODE = (
     "analysis.blazepose",
     "analysis.camera",
     "analysis.court",
+    "analysis.frame_rate",
     "analysis.hit_features",
     "analysis.hit_sequence",
     "analysis.model",

@@ -9,11 +9,13 @@ from typing import TypeVar
 
 import numpy as np
 
+from analysis.frame_rate import FrameRateCap
 from analysis.model import MISSING
 from server.config import Settings
 from tools.dataset import Clip
 
-# An input rate: None for every frame of the file, else a live stream's frames per second.
+# An input rate: None for a file (every frame, up to the analysis's cap), else a live stream's
+# frames per second.
 Rate = float | None
 TRAIN_RATES: tuple[Rate, ...] = (None, 15.0, 10.0)
 
@@ -31,11 +33,17 @@ def rate_name(rate: Rate) -> str:
 
 def stream_frames(frames: Iterable[_F], stream_fps: Rate) -> Iterator[tuple[_F, bool]]:
     """(frame, fed) for every frame of a file: fed are the frames a live stream at
-    `stream_fps` would deliver (the first frame at or after each tick); all when None."""
+    `stream_fps` would deliver (the first frame at or after each tick); when None, the frames
+    the file analysis takes (all of them, up to its cap of MAX_ANALYSIS_FPS a second)."""
+    if stream_fps is None:
+        cap = FrameRateCap()
+        for frame in frames:
+            yield frame, cap.admits(frame.time)
+        return
     next_time = 0.0
     for frame in frames:
-        fed = stream_fps is None or frame.time + 1e-6 >= next_time
-        if fed and stream_fps is not None:
+        fed = frame.time + 1e-6 >= next_time
+        if fed:
             next_time += 1.0 / stream_fps
         yield frame, fed
 

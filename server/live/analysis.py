@@ -21,6 +21,7 @@ from av import VideoFrame
 
 from analysis.court import Court
 from analysis.frame_analyzer import FrameAnalyzer
+from analysis.frame_rate import MAX_ANALYSIS_FPS, FrameRateCap
 from analysis.trained import TrainedModels
 from server.metrics import LIVE_FRAMES, LIVE_LATENCY
 
@@ -85,7 +86,7 @@ class LiveAnalysis:
         publish: Callable[[Messages], Awaitable[None]],
         *,
         pose_fps: float = 10.0,
-        max_fps: float = 30.0,
+        max_fps: float = MAX_ANALYSIS_FPS,
         name: str = "live",
         models: TrainedModels | None = None,
     ) -> None:
@@ -94,7 +95,7 @@ class LiveAnalysis:
         self.frame_size = frame_size
         self.publish = publish
         self.pose_fps = pose_fps
-        self.min_interval = 1.0 / max_fps
+        self._rate_cap = FrameRateCap(max_fps)
         self.name = name
         self.models = models
         self.received = RateMeter()
@@ -217,8 +218,8 @@ class LiveAnalysis:
     def _analyse(self, frame: VideoFrame) -> Messages | None:
         assert self._first_time is not None
         t = float(frame.time or 0.0) - self._first_time
-        if t < self._last_time + self.min_interval - 1e-3:
-            return None  # faster than the analysis rate asks for
+        if not self._rate_cap.admits(t):
+            return None  # faster than the analysis takes
         self._last_time = t
         image = self._fit(frame.to_ndarray(format="bgr24"))
         analyzer = self._create_analyzer()

@@ -18,6 +18,7 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
 
 from analysis.court import Court
+from analysis.frame_rate import MAX_ANALYSIS_FPS
 from server.cluster.continuation import Continuation
 from server.json_input import JsonInputError, parse_json
 from server.live.analysis import LiveAnalysis, Messages
@@ -57,7 +58,7 @@ class LiveSession:
         *,
         pose_fps: float,
         stream_fps: float = 30.0,
-        max_fps: float = 30.0,
+        max_fps: float = MAX_ANALYSIS_FPS,
         publisher_grace_s: float = 30.0,
         on_abandoned: Callable[[LiveSession], Awaitable[None]] | None = None,
         on_results: Callable[[LiveSession, Messages], None] | None = None,
