@@ -38,8 +38,8 @@ class VideoAnalyzer:
     the shuttle tracker; player poses are estimated `analysis_fps` times a second. Decoding
     runs in its own thread a few frames ahead, so memory stays flat however long the video
     is, and the poses of the next few frames start while the current one is analysed (the
-    results do not depend on it). Without a court,
-    it is detected on a few frames first (`CourtError` when none is found).
+    results do not depend on it). Without a court, it is detected on a few frames first
+    (`CourtError` when none is found).
     """
 
     def __init__(
