@@ -50,7 +50,8 @@ const sessionPath = (suffix = "") => `/stream/${encodeURIComponent(session.id)}$
 function describePreset(preset) {
   // kbps -> bytes per hour: * 1000 / 8 * 3600.
   const perHour = formatBytes(preset.kbps * 450_000);
-  return `${preset.fps} frames per second, about ${preset.kbps} kbps (${perHour} per hour).`;
+  const rate = `${preset.fps} frames per second, about ${preset.kbps} kbps (${perHour} per hour).`;
+  return preset.note ? `${rate} ${preset.note}` : rate;
 }
 
 async function loadPresets() {

@@ -232,3 +232,20 @@ async def test_running_jobs_show_the_time_left(aiohttp_server, settings, browser
         "Analysing 10%, about 2 h left",
         "Done",
     ]
+
+
+async def test_the_capture_page_says_what_each_quality_costs(aiohttp_server, settings, browser):
+    server = await aiohttp_server(create_app(settings))
+    errors: list[str] = []
+    page = await phone_signed_up(browser, server, "presets@example.com", errors)
+    await page.goto(str(server.make_url("/static/capture.html")))
+    await page.wait_for_selector("#create-session:not([disabled])")
+    info = {}
+    for quality in ("low", "medium", "high", "max"):
+        await page.select_option("#quality", quality)
+        info[quality] = await page.text_content("#quality-info")
+    assert info["low"].startswith("5 frames per second, about 400 kbps")
+    assert "many shots are missed" in info["low"]
+    assert info["medium"].startswith("10 frames per second")
+    assert not any("missed" in info[q] for q in ("medium", "high", "max"))
+    assert errors == []
