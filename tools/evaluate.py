@@ -4,14 +4,14 @@
    match (the shuttle scorer, the hit and hitter models with how hits are picked, the shot
    types; whatever is chosen is chosen on the other matches alone). From the file (every
    frame, 15 poses a second), and streamed in real time to the server's live analysis as a
-   phone sends the High (15 fps) and Medium (10 fps) presets.
+   phone sends the High (15 fps), Medium (10 fps) and Low (5 fps) presets.
 2. Another venue: the Denmark Open rallies (25 fps MPEG-4, a hall and camera no model saw),
    with the shipped models, from the file and live.
 3. Shuttle tracking per source, held out by match.
 4. Court detection per source against the labelled corners, and the pictures it must refuse
    (`tools.court_eval`).
 
-    python -m tools.evaluate [--modes file,high,medium] [--matches a,b] [--out eval.json]
+    python -m tools.evaluate [--modes file,high,medium,low] [--matches a,b] [--out eval.json]
                              [--only court]
 """
 
@@ -57,7 +57,12 @@ class Mode:
 
 
 COURT_TITLE = "court detection (tuned on aicup only; refusal sets must be refused):"
-MODES = {"file": Mode("file", None), "high": Mode("high", 15.0), "medium": Mode("medium", 10.0)}
+MODES = {
+    "file": Mode("file", None),
+    "high": Mode("high", 15.0),
+    "medium": Mode("medium", 10.0),
+    "low": Mode("low", 5.0),
+}
 
 
 def fold_models(
@@ -244,7 +249,9 @@ def _jsonable(result: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--modes", default="file,high,medium", help="of: file, high, medium")
+    parser.add_argument(
+        "--modes", default="file,high,medium,low", help="of: file, high, medium, low"
+    )
     parser.add_argument("--matches", default="", help="comma-separated matches (default all)")
     parser.add_argument("--out", type=Path, default=Path("eval.json"))
     parser.add_argument("--no-shuttle", action="store_true", help="skip the shuttle table")
