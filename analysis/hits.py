@@ -91,13 +91,16 @@ class HeldOpenHits:
 
     def __init__(self) -> None:
         self._since: dict[float, float] = {}  # open hit's time -> newest moment when taken
+        self.waiting: float | None = None  # the time of the earliest hit held back
 
     def filter(self, open_: list[Chosen[T]], newest: float) -> list[Chosen[T]]:
         """The open hits, of those the picker chose with the track up to `newest`, that it
         had chosen already before the latest moments."""
         since = {c.candidate.time: self._since.get(c.candidate.time, newest) for c in open_}
         self._since = since
-        return [c for c in open_ if since[c.candidate.time] < newest]
+        told = [c for c in open_ if since[c.candidate.time] < newest]
+        self.waiting = min((t for t, taken in since.items() if taken >= newest), default=None)
+        return told
 
 
 class HitDetector:
@@ -124,6 +127,13 @@ class HitDetector:
         # The swing points of each player's kept poses, with their times.
         self._swings: dict[str, deque[tuple[float, SwingPoint]]] = {"near": deque(), "far": deque()}
         self._held = HeldOpenHits()
+
+    def decided_until(self, newest: float) -> float:
+        """The time up to which the hits told so far are all there are, with the track up to
+        `newest`: the decision delay behind it, and short of any hit held back."""
+        decided = newest - DECISION_DELAY_S
+        waiting = self._held.waiting
+        return decided if waiting is None else min(decided, waiting)
 
     def observe_players(self, observations: dict[str, PlayerObservation | None]) -> None:
         """Player observations of one frame (the shuttle track may lag behind them)."""

@@ -344,6 +344,16 @@ def test_an_open_hit_is_told_once_it_holds_after_more_track():
     assert [c.player for c in held.filter([chosen(1.0, "far")], newest=2.0)] == ["far"]
 
 
+def test_the_earliest_hit_held_back_is_known():
+    held = HeldOpenHits()
+    held.filter([chosen(1.0)], newest=1.6)
+    assert held.waiting == 1.0  # rallies must not be closed past it before it is told
+    held.filter([chosen(1.0), chosen(1.5)], newest=1.8)
+    assert held.waiting == 1.5
+    held.filter([chosen(1.0), chosen(1.5)], newest=2.0)
+    assert held.waiting is None
+
+
 def test_a_hit_dropped_at_the_next_look_is_never_told():
     held = HeldOpenHits()
     assert held.filter([chosen(1.0)], newest=1.6) == []
