@@ -19,7 +19,7 @@ from analysis.events import (
     ShotUpdated,
     StatsUpdate,
 )
-from analysis.hits import DECISION_DELAY_S, HitDetector, HitUpdate
+from analysis.hits import HitDetector, HitUpdate
 from analysis.players import MovementTracker, PlayerObservation
 from analysis.rallies import RallyTracker
 from analysis.runtime import tune_for_analysis
@@ -155,7 +155,8 @@ class FrameAnalyzer:
         if points:
             last = points[-1]
             seen = any(p.xy is not None for p in points)
-            for ended in self._rallies.update(last.frame, last.time - DECISION_DELAY_S, seen):
+            decided = self._hits.decided_until(last.time)
+            for ended in self._rallies.update(last.frame, decided, seen):
                 events.append(ended)
                 events += self._book.rally_ended(ended)
         return events

@@ -40,6 +40,7 @@ from analysis.trained import TrainedModels
 LOOKAHEAD_S = max(SCALES_S)  # track needed after a moment before it can be scored
 HISTORY_S = 8.0  # track and poses kept: the look-back, and a shot's flight after it
 H = TypeVar("H")  # an entry of a time-ordered history
+T = TypeVar("T")  # what a picked candidate carries
 # How far hit decisions lag the shuttle track: the track after a moment, then the moments
 # around a candidate.
 DECISION_DELAY_S = LOOKAHEAD_S + PickerParams().reach_s
@@ -79,6 +80,29 @@ class _Sample:
     features: np.ndarray | None = None
 
 
+class HeldOpenHits:
+    """Open hits worth telling: those the picker still keeps after more track came.
+
+    A hit the picker has only just taken is often gone at its next look, when a moment after
+    it turns out the better one. Told at once, it would be announced and withdrawn within a
+    frame: at 5 frames a second that was most of the shots withdrawn. Committed hits do not
+    pass through here; they are told whatever came before.
+    """
+
+    def __init__(self) -> None:
+        self._since: dict[float, float] = {}  # open hit's time -> newest moment when taken
+        self.waiting: float | None = None  # the time of the earliest hit held back
+
+    def filter(self, open_: list[Chosen[T]], newest: float) -> list[Chosen[T]]:
+        """The open hits, of those the picker chose with the track up to `newest`, that it
+        had chosen already before the latest moments."""
+        since = {c.candidate.time: self._since.get(c.candidate.time, newest) for c in open_}
+        self._since = since
+        told = [c for c in open_ if since[c.candidate.time] < newest]
+        self.waiting = min((t for t, taken in since.items() if taken >= newest), default=None)
+        return told
+
+
 class HitDetector:
     """Finds hits in the stream of shuttle points and player observations.
 
@@ -102,6 +126,14 @@ class HitDetector:
         self._shapes: dict[str, tuple[PlayerObservation, PlayerShape]] = {}
         # The swing points of each player's kept poses, with their times.
         self._swings: dict[str, deque[tuple[float, SwingPoint]]] = {"near": deque(), "far": deque()}
+        self._held = HeldOpenHits()
+
+    def decided_until(self, newest: float) -> float:
+        """The time up to which the hits told so far are all there are, with the track up to
+        `newest`: the decision delay behind it, and short of any hit held back."""
+        decided = newest - DECISION_DELAY_S
+        waiting = self._held.waiting
+        return decided if waiting is None else min(decided, waiting)
 
     def observe_players(self, observations: dict[str, PlayerObservation | None]) -> None:
         """Player observations of one frame (the shuttle track may lag behind them)."""
@@ -155,6 +187,7 @@ class HitDetector:
     def _update(self, final: bool) -> HitUpdate:
         committed, open_ = self._picker.update(final)
         newest = self._samples[-1].time if self._samples else 0.0
+        open_ = self._held.filter(open_, newest)
         while self._samples and self._samples[0].time < newest - HISTORY_S:
             self._samples.popleft()
             self._scored = max(0, self._scored - 1)

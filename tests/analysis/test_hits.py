@@ -12,6 +12,7 @@ from analysis.hit_sequence import (
     HIT_SMOOTHING_S,
     HITTER_SMOOTHING_S,
     Candidate,
+    Chosen,
     HitPicker,
     HitSequence,
     PickerParams,
@@ -21,6 +22,7 @@ from analysis.hit_sequence import (
     pick_hits,
     smooth_in_time,
 )
+from analysis.hits import HeldOpenHits
 
 
 def sequence_of(*candidates: tuple[float, float, float], **params) -> list[tuple[float, str]]:
@@ -327,6 +329,39 @@ def test_open_hits_come_before_they_are_committed():
         committed, open_hits = picker.update()
         assert not committed  # less than the look-back has passed
     assert [c.candidate.item for c in open_hits] == [15]
+
+
+def chosen(time: float, player: str = "near") -> Chosen[int]:
+    return Chosen(Candidate(time, 0.9, 0.9, 0), player)
+
+
+def test_an_open_hit_is_told_once_it_holds_after_more_track():
+    held = HeldOpenHits()
+    assert held.filter([chosen(1.0)], newest=1.6) == []  # just taken
+    assert held.filter([chosen(1.0)], newest=1.6) == []  # no new track: no new look
+    assert [c.candidate.time for c in held.filter([chosen(1.0)], newest=1.8)] == [1.0]
+    # Given to the other player, it is still the same hit, and still told.
+    assert [c.player for c in held.filter([chosen(1.0, "far")], newest=2.0)] == ["far"]
+
+
+def test_the_earliest_hit_held_back_is_known():
+    held = HeldOpenHits()
+    held.filter([chosen(1.0)], newest=1.6)
+    assert held.waiting == 1.0  # rallies must not be closed past it before it is told
+    held.filter([chosen(1.0), chosen(1.5)], newest=1.8)
+    assert held.waiting == 1.5
+    held.filter([chosen(1.0), chosen(1.5)], newest=2.0)
+    assert held.waiting is None
+
+
+def test_a_hit_dropped_at_the_next_look_is_never_told():
+    held = HeldOpenHits()
+    assert held.filter([chosen(1.0)], newest=1.6) == []
+    assert held.filter([chosen(1.2)], newest=1.8) == []  # a moment after it was the better one
+    assert held.filter([], newest=2.0) == []
+    # Taken again later, it waits for another look like a new one.
+    assert held.filter([chosen(1.0)], newest=2.2) == []
+    assert [c.candidate.time for c in held.filter([chosen(1.0)], newest=2.4)] == [1.0]
 
 
 def test_smoothing_at_30_fps_averages_a_frame_either_side():
