@@ -34,6 +34,7 @@ from analysis.trained import TrainedModels
 from analysis.video import probe
 from analysis.video_analyzer import VideoAnalyzer
 from server.cli import silence_native_stderr
+from server.streams import QUALITY_PRESETS
 from tools import court_eval, shuttle_eval, train_hits, train_shots
 from tools.dataset import Clip, aicup_clips, denmark_clips, shuttle_sources
 from tools.live_feed import stream_clip
@@ -57,11 +58,10 @@ class Mode:
 
 
 COURT_TITLE = "court detection (tuned on aicup only; refusal sets must be refused):"
+# The file, and the capture page's presets at their rates.
 MODES = {
     "file": Mode("file", None),
-    "high": Mode("high", 15.0),
-    "medium": Mode("medium", 10.0),
-    "low": Mode("low", 5.0),
+    **{name: Mode(name, float(QUALITY_PRESETS[name]["fps"])) for name in ("high", "medium", "low")},
 }
 
 
@@ -249,9 +249,7 @@ def _jsonable(result: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--modes", default="file,high,medium,low", help="of: file, high, medium, low"
-    )
+    parser.add_argument("--modes", default=",".join(MODES), help=f"of: {', '.join(MODES)}")
     parser.add_argument("--matches", default="", help="comma-separated matches (default all)")
     parser.add_argument("--out", type=Path, default=Path("eval.json"))
     parser.add_argument("--no-shuttle", action="store_true", help="skip the shuttle table")
