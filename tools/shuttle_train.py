@@ -65,7 +65,11 @@ def candidates(clip: Clip, rate: Rate) -> dict[str, np.ndarray]:
     """Features `x`, raw patches `p`, labels `y` and frame numbers `f` of every candidate of
     a clip fed at `rate` (cached by the clip's content and the detector's code)."""
     key = key_of(
-        files_digest(clip.files()), code_digest(DETECTOR_CODE), inspect.getsource(_collect), rate
+        files_digest(clip.files()),
+        code_digest(DETECTOR_CODE),
+        inspect.getsource(_collect),
+        inspect.getsource(stream_frames),
+        rate,
     )
     return cached_arrays(
         "candidates", f"{clip.source}_{clip.name}", key, lambda: _collect(clip, rate)
@@ -207,6 +211,7 @@ def train_scorer(clips: Iterable[Clip], rates: tuple[Rate, ...] = TRAIN_RATES) -
         [files_digest(c.files()) for c in clips],
         code_digest(DETECTOR_CODE),
         inspect.getsource(_collect),
+        inspect.getsource(stream_frames),
         inspect.getsource(fit),
         inspect.getsource(_subsample),
         inspect.getsource(_patch_projection),
