@@ -40,7 +40,7 @@ from analysis.shuttle_detect import (
 from analysis.video import iter_frames, probe
 from tools.cache import CACHE_ROOT, cached_arrays, code_digest, files_digest, key_of
 from tools.dataset import Clip, shuttle_sources
-from tools.training import TRAIN_RATES, Rate, stream_frames
+from tools.training import SCORER_RATES, Rate, stream_frames
 
 POSITIVE_RADIUS = 6.0  # px of a 1280-px-wide frame
 POSITIVE_WEIGHT = 10.0
@@ -204,7 +204,7 @@ def _patch_projection(normalised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return basis, normalised.mean(axis=0) @ basis
 
 
-def train_scorer(clips: Iterable[Clip], rates: tuple[Rate, ...] = TRAIN_RATES) -> CandidateScorer:
+def train_scorer(clips: Iterable[Clip], rates: tuple[Rate, ...] = SCORER_RATES) -> CandidateScorer:
     """The scorer fitted to every candidate of `clips` at every rate (cached)."""
     clips = sorted(clips, key=lambda c: c.key)
     key = key_of(

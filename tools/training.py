@@ -18,6 +18,10 @@ from tools.dataset import Clip
 # frames per second.
 Rate = float | None
 TRAIN_RATES: tuple[Rate, ...] = (None, 15.0, 10.0)
+# The shuttle scorer also learns from 5 fps frames: the shuttle's blur and jumps between far
+# apart frames teach it to keep sparse flights, which helps at every rate. The hit and shot
+# models learn from the rates the presets are tuned for.
+SCORER_RATES: tuple[Rate, ...] = TRAIN_RATES + (5.0,)
 
 _F = TypeVar("_F")
 
