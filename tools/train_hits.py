@@ -207,7 +207,7 @@ def score_hits(
 
 
 def plateau(scores: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """(F1, setting) by increasing setting, each F1 averaged with its neighbours': on 9
+    """(F1, setting) by increasing setting, each F1 averaged with its neighbours': on a few
     matches the best single setting is often a spike of luck, the middle of a broad high
     stretch is not."""
     f1s = [f1 for f1, _ in scores]
@@ -220,8 +220,9 @@ def plateau(scores: list[tuple[float, float]]) -> list[tuple[float, float]]:
 def choose_picker(
     clips: list[Clip], data: Data, probas: Probas, rates: tuple[Rate, ...]
 ) -> PickerParams:
-    """The picking settings with the best F1 on held-out probabilities: a threshold per rate
-    and the other settings shared (the best sum of the rates' F1)."""
+    """The picking settings with the best F1 on held-out probabilities: a threshold per rate,
+    the middle of its high stretch (`plateau`), and the other settings shared (the best sum
+    of the rates' smoothed F1)."""
     base = PickerParams()
     candidates: dict[tuple[str, Rate], list[Candidate[int]]] = {
         (c.key, r): find_candidates(
