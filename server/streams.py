@@ -51,8 +51,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # The capture page's quality presets: frames per second, and roughly what 720p VP8/H.264
-# needs at that rate. Held out by match, live hit F1 is 0.59 at 5 fps against 0.87 at 10 and
-# 0.91 at 15: the page tells whoever picks Low what it costs.
+# needs at that rate. At 5 fps far fewer hits are found than at 10 or 15 (the README's quality
+# table has the numbers): the page tells whoever picks Low what it costs.
 QUALITY_PRESETS: dict[str, dict[str, Any]] = {
     "low": {
         "label": "Low",

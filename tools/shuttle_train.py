@@ -40,7 +40,7 @@ from analysis.shuttle_detect import (
 from analysis.video import iter_frames, probe
 from tools.cache import CACHE_ROOT, cached_arrays, code_digest, files_digest, key_of
 from tools.dataset import Clip, shuttle_sources
-from tools.training import TRAIN_RATES, Rate, stream_frames
+from tools.training import SCORER_RATES, Rate, stream_frames
 
 POSITIVE_RADIUS = 6.0  # px of a 1280-px-wide frame
 POSITIVE_WEIGHT = 10.0
@@ -65,7 +65,11 @@ def candidates(clip: Clip, rate: Rate) -> dict[str, np.ndarray]:
     """Features `x`, raw patches `p`, labels `y` and frame numbers `f` of every candidate of
     a clip fed at `rate` (cached by the clip's content and the detector's code)."""
     key = key_of(
-        files_digest(clip.files()), code_digest(DETECTOR_CODE), inspect.getsource(_collect), rate
+        files_digest(clip.files()),
+        code_digest(DETECTOR_CODE),
+        inspect.getsource(_collect),
+        inspect.getsource(stream_frames),
+        rate,
     )
     return cached_arrays(
         "candidates", f"{clip.source}_{clip.name}", key, lambda: _collect(clip, rate)
@@ -200,13 +204,14 @@ def _patch_projection(normalised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return basis, normalised.mean(axis=0) @ basis
 
 
-def train_scorer(clips: Iterable[Clip], rates: tuple[Rate, ...] = TRAIN_RATES) -> CandidateScorer:
+def train_scorer(clips: Iterable[Clip], rates: tuple[Rate, ...] = SCORER_RATES) -> CandidateScorer:
     """The scorer fitted to every candidate of `clips` at every rate (cached)."""
     clips = sorted(clips, key=lambda c: c.key)
     key = key_of(
         [files_digest(c.files()) for c in clips],
         code_digest(DETECTOR_CODE),
         inspect.getsource(_collect),
+        inspect.getsource(stream_frames),
         inspect.getsource(fit),
         inspect.getsource(_subsample),
         inspect.getsource(_patch_projection),

@@ -20,6 +20,7 @@ The shuttle is tracked with the scorer that never saw the clip's match
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import time
 
@@ -111,6 +112,7 @@ def shuttle(clip: Clip, rate: Rate, scorer: CandidateScorer) -> dict[str, np.nda
     tracks them; the others without either.
     """
     parts = [files_digest(clip.files()), code_digest(SHUTTLE_CODE), library_versions(), rate]
+    parts.append(inspect.getsource(stream_frames))
     parts.append(key_of(scorer.to_dict()))
     if clip.corners is not None:
         parts.append(code_digest(PLAYER_CODE))

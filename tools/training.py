@@ -18,6 +18,10 @@ from tools.dataset import Clip
 # frames per second.
 Rate = float | None
 TRAIN_RATES: tuple[Rate, ...] = (None, 15.0, 10.0)
+# The shuttle scorer also learns from 5 fps frames: held out by match, its tracks then gave
+# more hits at 15 and 10 fps too. The hit and shot models do not: with 5 fps they lost hits
+# at 15.
+SCORER_RATES: tuple[Rate, ...] = TRAIN_RATES + (5.0,)
 
 _F = TypeVar("_F")
 

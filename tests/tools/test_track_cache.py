@@ -9,6 +9,8 @@ import pytest
 
 from analysis.court import Court
 from analysis.trackers import CourtTrackers
+from tools import cache, shuttle_train, track_cache
+from tools.dataset import Clip
 from tools.track_cache import live_pose_frames, posed_live
 from tools.training import stream_frames
 
@@ -71,3 +73,36 @@ def test_a_live_stream_keeps_only_the_poses_it_would_have():
     # What every rate shares is left alone.
     assert live["times"] is times and live["size"] is players["size"]
     assert players["posed"].sum() == 15  # the cached arrays are not changed
+
+
+def _other_stream_frames(frames, stream_fps):
+    """A different choice of a stream's frames: every frame."""
+    return ((frame, True) for frame in frames)
+
+
+def test_a_new_choice_of_fed_frames_tracks_and_collects_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(cache, "CACHE_ROOT", tmp_path / "cache")
+    video = tmp_path / "rally.mp4"
+    video.write_bytes(b"not decoded here")
+    clip = Clip("rally", "test", "match", video, np.zeros((0, 3)))
+    runs = []
+
+    def compute(*args):
+        runs.append(args[1])
+        return {"x": np.zeros(1)}
+
+    monkeypatch.setattr(track_cache, "_track_shuttle", compute)
+    monkeypatch.setattr(shuttle_train, "_collect", compute)
+    scorer = shuttle_train._neutral_scorer()
+
+    def both() -> None:
+        track_cache.shuttle(clip, 10.0, scorer)
+        shuttle_train.candidates(clip, 10.0)
+
+    both()
+    both()
+    assert len(runs) == 2  # once each, then from the cache
+    monkeypatch.setattr(track_cache, "stream_frames", _other_stream_frames)
+    monkeypatch.setattr(shuttle_train, "stream_frames", _other_stream_frames)
+    both()
+    assert len(runs) == 4  # neither came from the old frames' cache
