@@ -64,15 +64,21 @@ def training_clips(root: Path | None = None) -> list[Clip]:
 def candidates(clip: Clip, rate: Rate) -> dict[str, np.ndarray]:
     """Features `x`, raw patches `p`, labels `y` and frame numbers `f` of every candidate of
     a clip fed at `rate` (cached by the clip's content and the detector's code)."""
-    key = key_of(
+    return cached_arrays(
+        "candidates",
+        f"{clip.source}_{clip.name}",
+        _candidates_key(clip, rate),
+        lambda: _collect(clip, rate),
+    )
+
+
+def _candidates_key(clip: Clip, rate: Rate) -> str:
+    return key_of(
         files_digest(clip.files()),
         code_digest(DETECTOR_CODE),
         inspect.getsource(_collect),
         inspect.getsource(stream_frames),
         rate,
-    )
-    return cached_arrays(
-        "candidates", f"{clip.source}_{clip.name}", key, lambda: _collect(clip, rate)
     )
 
 
@@ -205,17 +211,14 @@ def _patch_projection(normalised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def train_scorer(clips: Iterable[Clip], rates: tuple[Rate, ...] = SCORER_RATES) -> CandidateScorer:
-    """The scorer fitted to every candidate of `clips` at every rate (cached)."""
+    """The scorer fitted to every candidate of `clips` at every rate (cached by the
+    candidates' own keys and the fitting code)."""
     clips = sorted(clips, key=lambda c: c.key)
     key = key_of(
-        [files_digest(c.files()) for c in clips],
-        code_digest(DETECTOR_CODE),
-        inspect.getsource(_collect),
-        inspect.getsource(stream_frames),
+        [_candidates_key(c, r) for c in clips for r in rates],
         inspect.getsource(fit),
         inspect.getsource(_subsample),
         inspect.getsource(_patch_projection),
-        rates,
         [HIDDEN, POSITIVE_WEIGHT, NEGATIVE_SHARE, PATCH_COMPONENTS],
     )
     path = CACHE_ROOT / "scorers" / f"{key}.json"
