@@ -33,6 +33,7 @@ from analysis.hit_features import (
 from analysis.hit_sequence import PLAYERS, Chosen, HitPicker, PickerParams, Sample
 from analysis.players import PlayerObservation
 from analysis.pose import Pose
+from analysis.rallies import MAX_GAP_S
 from analysis.shot_features import moved_before
 from analysis.shuttle import ShuttlePoint
 from analysis.trained import TrainedModels
@@ -81,25 +82,44 @@ class _Sample:
 
 
 class HeldOpenHits:
-    """Open hits worth telling: those the picker still keeps after more track came.
+    """Open hits worth telling: those the picker still keeps after more track came, and a
+    rally's first hit only once a second one stands.
 
     A hit the picker has only just taken is often gone at its next look, when a moment after
     it turns out the better one. Told at once, it would be announced and withdrawn within a
-    frame: at 5 frames a second that was most of the shots withdrawn. Committed hits do not
-    pass through here; they are told whatever came before.
+    frame: at 5 frames a second that was most of the shots withdrawn. A rally's first hit
+    has no earlier hit to take turns with: moments in the still seconds before a serve (a
+    bounce of the shuttle, a practice swing) win it, and lose it when the serve comes. It
+    waits for the return, which fixes who served. Once told, a hit is told while the picker
+    keeps it. Committed hits do not pass through here; they are told whatever came before.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, rally_gap_s: float = MAX_GAP_S) -> None:
+        self.rally_gap_s = rally_gap_s
         self._since: dict[float, float] = {}  # open hit's time -> newest moment when taken
+        self._told: set[float] = set()  # times of the open hits told
         self.waiting: float | None = None  # the time of the earliest hit held back
 
-    def filter(self, open_: list[Chosen[T]], newest: float) -> list[Chosen[T]]:
+    def filter(
+        self, open_: list[Chosen[T]], newest: float, before: float | None = None
+    ) -> list[Chosen[T]]:
         """The open hits, of those the picker chose with the track up to `newest`, that it
-        had chosen already before the latest moments."""
+        had chosen already before the latest moments; `before`: the time of the latest
+        committed hit (None: none yet)."""
         since = {c.candidate.time: self._since.get(c.candidate.time, newest) for c in open_}
         self._since = since
-        told = [c for c in open_ if since[c.candidate.time] < newest]
-        self.waiting = min((t for t, taken in since.items() if taken >= newest), default=None)
+        told, held = [], []
+        previous = before
+        for k, c in enumerate(open_):
+            t = c.candidate.time
+            following = open_[k + 1].candidate.time if k + 1 < len(open_) else None
+            opens = previous is None or t - previous > self.rally_gap_s
+            answered = following is not None and following - t <= self.rally_gap_s
+            waits = since[t] >= newest or (opens and not answered)
+            (held if waits and t not in self._told else told).append(c)
+            previous = t
+        self._told = {c.candidate.time for c in told}
+        self.waiting = min((c.candidate.time for c in held), default=None)
         return told
 
 
@@ -126,7 +146,8 @@ class HitDetector:
         self._shapes: dict[str, tuple[PlayerObservation, PlayerShape]] = {}
         # The swing points of each player's kept poses, with their times.
         self._swings: dict[str, deque[tuple[float, SwingPoint]]] = {"near": deque(), "far": deque()}
-        self._held = HeldOpenHits()
+        self._held = HeldOpenHits(models.picker.rally_gap_s)
+        self._last_committed: float | None = None  # the time of the latest committed hit
 
     def decided_until(self, newest: float) -> float:
         """The time up to which the hits told so far are all there are, with the track up to
@@ -187,7 +208,9 @@ class HitDetector:
     def _update(self, final: bool) -> HitUpdate:
         committed, open_ = self._picker.update(final)
         newest = self._samples[-1].time if self._samples else 0.0
-        open_ = self._held.filter(open_, newest)
+        if committed:
+            self._last_committed = committed[-1].candidate.time
+        open_ = self._held.filter(open_, newest, self._last_committed)
         while self._samples and self._samples[0].time < newest - HISTORY_S:
             self._samples.popleft()
             self._scored = max(0, self._scored - 1)

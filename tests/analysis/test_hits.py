@@ -337,31 +337,66 @@ def chosen(time: float, player: str = "near") -> Chosen[int]:
 
 def test_an_open_hit_is_told_once_it_holds_after_more_track():
     held = HeldOpenHits()
-    assert held.filter([chosen(1.0)], newest=1.6) == []  # just taken
-    assert held.filter([chosen(1.0)], newest=1.6) == []  # no new track: no new look
-    assert [c.candidate.time for c in held.filter([chosen(1.0)], newest=1.8)] == [1.0]
+    # 0.5: a committed hit of the same rally before it.
+    assert held.filter([chosen(1.0)], newest=1.6, before=0.5) == []  # just taken
+    assert held.filter([chosen(1.0)], newest=1.6, before=0.5) == []  # no new track: no new look
+    assert [c.candidate.time for c in held.filter([chosen(1.0)], newest=1.8, before=0.5)] == [1.0]
     # Given to the other player, it is still the same hit, and still told.
-    assert [c.player for c in held.filter([chosen(1.0, "far")], newest=2.0)] == ["far"]
+    told = held.filter([chosen(1.0, "far")], newest=2.0, before=0.5)
+    assert [c.player for c in told] == ["far"]
 
 
 def test_the_earliest_hit_held_back_is_known():
     held = HeldOpenHits()
-    held.filter([chosen(1.0)], newest=1.6)
+    held.filter([chosen(1.0)], newest=1.6, before=0.5)
     assert held.waiting == 1.0  # rallies must not be closed past it before it is told
-    held.filter([chosen(1.0), chosen(1.5)], newest=1.8)
+    held.filter([chosen(1.0), chosen(1.5)], newest=1.8, before=0.5)
     assert held.waiting == 1.5
-    held.filter([chosen(1.0), chosen(1.5)], newest=2.0)
+    held.filter([chosen(1.0), chosen(1.5)], newest=2.0, before=0.5)
     assert held.waiting is None
 
 
 def test_a_hit_dropped_at_the_next_look_is_never_told():
     held = HeldOpenHits()
-    assert held.filter([chosen(1.0)], newest=1.6) == []
-    assert held.filter([chosen(1.2)], newest=1.8) == []  # a moment after it was the better one
-    assert held.filter([], newest=2.0) == []
+    assert held.filter([chosen(1.0)], newest=1.6, before=0.5) == []
+    # A moment after it was the better one.
+    assert held.filter([chosen(1.2)], newest=1.8, before=0.5) == []
+    assert held.filter([], newest=2.0, before=0.5) == []
     # Taken again later, it waits for another look like a new one.
-    assert held.filter([chosen(1.0)], newest=2.2) == []
-    assert [c.candidate.time for c in held.filter([chosen(1.0)], newest=2.4)] == [1.0]
+    assert held.filter([chosen(1.0)], newest=2.2, before=0.5) == []
+    assert [c.candidate.time for c in held.filter([chosen(1.0)], newest=2.4, before=0.5)] == [1.0]
+
+
+def test_a_rallys_first_hit_waits_for_a_second():
+    # The first hit of the stream, and one long after the last committed hit: both open a
+    # rally, and wait however many looks they survive.
+    for before in (None, 1.0):
+        held = HeldOpenHits(rally_gap_s=4.0)
+        for newest in (10.6, 10.8, 11.0):
+            assert held.filter([chosen(10.0)], newest=newest, before=before) == []
+            assert held.waiting == 10.0
+    # The return stands: both are told (the return once it too has had a second look).
+    told = held.filter([chosen(10.0), chosen(11.0, "far")], newest=11.4, before=1.0)
+    assert [c.candidate.time for c in told] == [10.0]
+    assert held.waiting == 11.0
+    told = held.filter([chosen(10.0), chosen(11.0, "far")], newest=11.6, before=1.0)
+    assert [c.candidate.time for c in told] == [10.0, 11.0]
+    # Told once, the serve stays told while it is kept, even when its return goes.
+    assert [c.candidate.time for c in held.filter([chosen(10.0)], newest=11.8, before=1.0)] == [
+        10.0
+    ]
+
+
+def test_a_moment_before_the_serve_is_never_told():
+    """Moments in the still seconds before a serve may be taken for it until the serve
+    comes: they are held, and dropped without ever being told."""
+    held = HeldOpenHits(rally_gap_s=4.0)
+    for newest in (0.6, 0.8):
+        assert held.filter([chosen(0.2, "far")], newest=newest) == []
+    # The real serve and its return: the early moment is gone, the serve is told.
+    assert held.filter([chosen(0.7), chosen(1.6, "far")], newest=2.0) == []
+    told = held.filter([chosen(0.7), chosen(1.6, "far")], newest=2.2)
+    assert [(c.candidate.time, c.player) for c in told] == [(0.7, "near"), (1.6, "far")]
 
 
 def test_smoothing_at_30_fps_averages_a_frame_either_side():
