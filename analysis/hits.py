@@ -88,10 +88,11 @@ class HeldOpenHits:
     A hit the picker has only just taken is often gone at its next look, when a moment after
     it turns out the better one. Told at once, it would be announced and withdrawn within a
     frame: at 5 frames a second that was most of the shots withdrawn. A rally's first hit
-    has no earlier hit to take turns with: moments in the still seconds before a serve (a
-    bounce of the shuttle, a practice swing) win it, and lose it when the serve comes. It
-    waits for the return, which fixes who served. Once told, a hit is told while the picker
-    keeps it. Committed hits do not pass through here; they are told whatever came before.
+    has no earlier hit to take turns with: moments just before a serve can win it, and lose
+    it when the serve comes. It waits for a second hit of its rally, which fixes who served
+    (a rally of one hit, a fault, is told when it is committed). Once told, a hit is told
+    while the picker keeps it. Committed hits do not pass through here; they are told
+    whatever came before.
     """
 
     def __init__(self, rally_gap_s: float = MAX_GAP_S) -> None:
