@@ -34,7 +34,7 @@ from analysis.hit_sequence import PLAYERS, Chosen, HitPicker, PickerParams, Samp
 from analysis.players import PlayerObservation
 from analysis.pose import Pose
 from analysis.rallies import MAX_GAP_S
-from analysis.shot_features import moved_before
+from analysis.shot_features import STILL_FROM_S, STILL_SPAN_S, moved_before
 from analysis.shuttle import ShuttlePoint
 from analysis.trained import TrainedModels
 
@@ -45,6 +45,7 @@ T = TypeVar("T")  # what a picked candidate carries
 # How far hit decisions lag the shuttle track: the track after a moment, then the moments
 # around a candidate.
 DECISION_DELAY_S = LOOKAHEAD_S + PickerParams().reach_s
+MOVED_LOOKBACK_S = STILL_FROM_S + STILL_SPAN_S  # how far back moved_before looks
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,8 @@ class HitDetector:
         feats = np.stack([self._features(times, xy, samples[i].players, i) for i in pending])
         proba = self._hit_model.predict_proba(feats)[:, 1]
         p_near = self._hitter_model.predict_proba(feats)[:, 1]
-        positions = {side: self.positions(side) for side in PLAYERS}
+        since = samples[pending[0]].time - MOVED_LOOKBACK_S
+        positions = {side: self.positions(side, since) for side in PLAYERS}
         for i, f, p, q in zip(pending, feats, proba, p_near):
             samples[i].features = f
             t = samples[i].time
@@ -268,9 +270,9 @@ class HitDetector:
         seen = _between(self._players[side], attrgetter("time"), time - window, time + window)
         return [obs.pose for obs in seen if obs.pose is not None]
 
-    def positions(self, side: str) -> tuple[np.ndarray, np.ndarray]:
-        """Times (N,) and court metres (N, 2) of a player's kept observations."""
-        history = self._players[side]
+    def positions(self, side: str, since: float = -np.inf) -> tuple[np.ndarray, np.ndarray]:
+        """Times (N,) and court metres (N, 2) of a player's kept observations from `since` on."""
+        history = _between(self._players[side], attrgetter("time"), since, np.inf)
         times = np.array([obs.time for obs in history], dtype=np.float64)
         return times, np.array([obs.court_xy for obs in history], dtype=np.float64).reshape(-1, 2)
 

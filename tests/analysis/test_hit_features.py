@@ -8,7 +8,7 @@ import pytest
 
 from analysis.court import Court
 from analysis.hit_features import FEATURE_NAMES, moment_features, swing_point, wrist_travel
-from analysis.hits import HitDetector
+from analysis.hits import MOVED_LOOKBACK_S, HitDetector
 from analysis.players import PlayerObservation
 from analysis.pose import (
     LEFT_ANKLE,
@@ -20,6 +20,7 @@ from analysis.pose import (
     RIGHT_WRIST,
     Pose,
 )
+from analysis.shot_features import moved_before
 
 # The rest depend on the rate by nature (time since the last sample seen) or need players.
 RATE_FREE = [
@@ -114,3 +115,25 @@ def test_the_detector_judges_a_swing_on_the_poses_either_side_of_the_moment():
     assert len(around) == 7  # 0.7 s to 1.3 s
     assert wrist_travel(around) == pytest.approx(1.0)
     assert wrist_travel(detector.swing_points("near", 0.3)) == 0.0
+
+
+def test_the_detector_keeps_every_position_moved_before_reads():
+    """Hit scoring hands `moved_before` only the positions since MOVED_LOOKBACK_S before the
+    first moment it scores: that must give what all the positions give."""
+    corners = {
+        "far_left": [448.0, 256.0],
+        "far_right": [818.0, 256.0],
+        "near_right": [981.0, 646.0],
+        "near_left": [279.0, 649.0],
+    }
+    detector = HitDetector(Court.from_mapping(corners, (1280, 720)), 720.0)
+    for k in range(45):  # 15 poses a second, walking 3 m/s across the court
+        t = k / 15
+        court_xy = np.array([1.0 + 3.0 * t, 10.0])
+        obs = PlayerObservation("near", 2 * k, t, standing(), np.zeros(2), court_xy)
+        detector.observe_players({"near": obs, "far": None})
+    for t in (1.0, 1.5, 2.9):
+        recent = detector.positions("near", t - MOVED_LOOKBACK_S)
+        assert len(recent[0]) < len(detector.positions("near")[0])
+        assert moved_before(*recent, t) == pytest.approx(1.2)
+        assert moved_before(*recent, t) == moved_before(*detector.positions("near"), t)
