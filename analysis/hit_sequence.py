@@ -332,6 +332,11 @@ class HitPicker(Generic[T]):
         self._sequence: HitSequence[T] = HitSequence(self.params.sequence_for(None))
         self._interval = RecentInterval(INTERVAL_HISTORY)
 
+    @property
+    def last_committed(self) -> Chosen[T] | None:
+        """The latest hit committed so far."""
+        return self._sequence.last_committed
+
     def add(self, sample: Sample[T]) -> None:
         if self._samples:
             last = self._samples[-1].time

@@ -149,7 +149,6 @@ class HitDetector:
         # The swing points of each player's kept poses, with their times.
         self._swings: dict[str, deque[tuple[float, SwingPoint]]] = {"near": deque(), "far": deque()}
         self._held = HeldOpenHits(models.picker.rally_gap_s)
-        self._last_committed: float | None = None  # the time of the latest committed hit
 
     def decided_until(self, newest: float) -> float:
         """The time up to which the hits told so far are all there are, with the track up to
@@ -211,9 +210,8 @@ class HitDetector:
     def _update(self, final: bool) -> HitUpdate:
         committed, open_ = self._picker.update(final)
         newest = self._samples[-1].time if self._samples else 0.0
-        if committed:
-            self._last_committed = committed[-1].candidate.time
-        open_ = self._held.filter(open_, newest, self._last_committed)
+        last = self._picker.last_committed
+        open_ = self._held.filter(open_, newest, last.candidate.time if last else None)
         while self._samples and self._samples[0].time < newest - HISTORY_S:
             self._samples.popleft()
             self._scored = max(0, self._scored - 1)
