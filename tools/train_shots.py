@@ -93,7 +93,7 @@ def clip_samples(clip: Clip, rate: Rate = None) -> ShotSamples:
         nxt = contexts[k + 1] if k + 1 < len(contexts) else None
         # A clip is one rally: its last stroke's shuttle is followed until it comes down.
         down = landing(ctx.time, fed_times, xy, court) if nxt is None else None
-        end = nxt or down
+        end = nxt if nxt is not None else down
         flight = None
         if end is not None:
             inside = seen & (fed_times >= ctx.time) & (fed_times <= end.time)
