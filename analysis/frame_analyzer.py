@@ -64,7 +64,7 @@ class FrameAnalyzer:
         self._movement = {side: MovementTracker() for side in SIDES}
         self._hits = HitDetector(court, frame_height=frame_size[1], models=models)
         self._rallies = RallyTracker(models.picker.rally_gap_s)
-        classifier = ShotClassifier(self._hits, camera_projection(court, frame_size), models)
+        classifier = ShotClassifier(self._hits, court, camera_projection(court, frame_size), models)
         self._book = ShotBook(classifier, self._rallies)
         self._frames = 0
         self._last_frame = -1

@@ -2,7 +2,8 @@
 heights, so that they mean the same in any hall and from any camera.
 
 Where the hitter stood and whether the stroke was overhead; where the shuttle went, known one
-hit later from where the receiver stood at the next hit; how long it flew; and how high it
+hit later from where the receiver stood at the next hit (or, after a rally's last shot, from
+where the shuttle came down); how long it flew, how fast it crossed the court, and how high it
 climbed, from the shuttle's image track with the camera recovered from the court. Shared by
 the training script (tools/train_shots.py) and the shot classifier (analysis/shots.py).
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis.camera import height_above
-from analysis.court import NET_Y
+from analysis.court import COURT_LENGTH, COURT_WIDTH, NET_Y, Court
 from analysis.hit_features import FEATURE_NAMES as MOMENT_NAMES
 from analysis.pose import LEFT_WRIST, NOSE, RIGHT_WRIST, Pose
 
@@ -23,11 +24,12 @@ FEATURE_NAMES = (
     "serve",  # the rally's first hit, played from a standstill
     "next",  # 1: the next hit is known; 0: not yet; -1: the rally ended without one
     "hitter_depth",  # metres from the net
-    "receiver_depth",  # metres from the net, at the next hit
-    "flight_time",  # seconds to the next hit
+    "receiver_depth",  # metres from the net, at the next hit (or where the shuttle came down)
+    "flight_time",  # seconds to the next hit (or until the shuttle came down)
     "wrist_over_head",  # the higher wrist above the nose, in body heights
     "contact_height",  # the shuttle above the hitter's feet at the hit, in body heights
     "apex_height",  # metres: how high the shuttle climbed between the two hits
+    "court_speed",  # metres a second from the hitter's feet to the receiver's (or the landing)
 )
 POSE_WINDOW_S = 0.2  # poses this close to the hit count for "overhead"
 # A shuttle's horizontal speed decays about exponentially, with a time constant near its
@@ -35,6 +37,13 @@ POSE_WINDOW_S = 0.2  # poses this close to the hit count for "overhead"
 DRAG_TIME_S = 0.7
 EDGE_S = 0.05  # flight points this close to either hit belong to the hit, not the flight
 MAX_APEX_M = 15.0  # higher than any hall: a misread point
+# After a rally's last shot, the shuttle came down where it was last seen before it was lost
+# for LOST_S: at rest on the floor, motion differencing no longer sees it. Followed for less
+# than MIN_FLIGHT_S, or lost farther than OUT_M outside the court (in the air, then), where
+# it came down is not known.
+LOST_S = 0.3
+MIN_FLIGHT_S = 0.2
+OUT_M = 2.0
 # The laws make the server stand still until the serve is struck. A first hit whose hitter
 # moved more than this in the half second before it is a return of a serve that was missed.
 # (Servers moved 0.01-0.19 m, returners 0.23-1.2 m, over the labelled rallies.)
@@ -65,33 +74,63 @@ class Flight:
     projection: np.ndarray | None  # the camera (analysis.camera), None when unknown
 
 
+@dataclass(frozen=True)
+class Landing:
+    """Where the shuttle came down after a rally's last shot."""
+
+    time: float
+    court_xy: np.ndarray  # court metres
+
+
 def shot_features(
     hit: HitContext,
     next_hit: HitContext | None,
     flight: Flight | None,
     index_in_rally: int,
     rally_over: bool,
+    landing: Landing | None = None,
 ) -> np.ndarray:
+    """`flight`: the shuttle from the hit to the next one, or to the `landing` when the hit
+    was the rally's last (`landing` counts only without a next hit)."""
     nan = np.nan
     moment = hit.moment if hit.moment is not None else np.full(len(MOMENT_NAMES), nan)
     contact = moment[_MOMENT["near_height" if hit.player == "near" else "far_height"]]
-    receiver = next_hit.court_xy if next_hit is not None else None
+    end = next_hit if next_hit is not None else landing
+    end_time = end.time if end is not None else nan
+    receiver = end.court_xy if end is not None else None
     apex = nan
-    if next_hit is not None and flight is not None:
-        apex = apex_height(flight, hit.time, next_hit.time, hit.court_xy, receiver)
+    if end is not None and flight is not None:
+        apex = apex_height(flight, hit.time, end_time, hit.court_xy, receiver)
     return np.array(
         [
             1.0 if index_in_rally == 0 and not hit.moved_before > STILL_M else 0.0,
             1.0 if next_hit is not None else (-1.0 if rally_over else 0.0),
             _depth(hit.court_xy),
             _depth(receiver),
-            next_hit.time - hit.time if next_hit is not None else nan,
+            end_time - hit.time,
             max((wrist_over_head(p) for p in hit.poses), default=nan),
             contact,
             apex,
+            _speed(hit.court_xy, receiver, end_time - hit.time),
         ],
         dtype=np.float64,
     )
+
+
+def landing(hit_time: float, times: np.ndarray, xy: np.ndarray, court: Court) -> Landing | None:
+    """Where the shuttle came down after a rally's last shot, hit at `hit_time`, from its
+    track (`times` ascending, `xy` (N, 2) pixels, NaN where unseen); None when not known."""
+    last, found = hit_time, None
+    for i in np.flatnonzero((times > hit_time) & ~np.isnan(xy[:, 0])):
+        if times[i] - last > LOST_S:
+            break
+        last, found = float(times[i]), int(i)
+    if found is None or last - hit_time < MIN_FLIGHT_S:
+        return None
+    x, y = court.image_to_court(xy[found])
+    if not (-OUT_M <= x <= COURT_WIDTH + OUT_M and -OUT_M <= y <= COURT_LENGTH + OUT_M):
+        return None
+    return Landing(last, np.array([x, y]))
 
 
 def moved_before(times: np.ndarray, court_xy: np.ndarray, hit_time: float) -> float:
@@ -133,6 +172,13 @@ def apex_height(
         if height is not None and 0.0 <= height <= MAX_APEX_M:
             heights.append(height)
     return max(heights) if heights else np.nan
+
+
+def _speed(start: np.ndarray | None, end: np.ndarray | None, seconds: float) -> float:
+    """Metres a second from one court point to another (NaN when either is unknown)."""
+    if start is None or end is None or not seconds > 0:
+        return np.nan
+    return float(np.hypot(*(np.asarray(end) - np.asarray(start)))) / seconds
 
 
 def _depth(court_xy: np.ndarray | None) -> float:

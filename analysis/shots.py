@@ -15,12 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analysis.court import Court
 from analysis.hits import Hit, HitDetector
 from analysis.shot_features import (
     FEATURE_NAMES,
     POSE_WINDOW_S,
     Flight,
     HitContext,
+    landing,
     moved_before,
     shot_features,
 )
@@ -55,9 +57,14 @@ class ShotClassifier:
     """Types the hits of one court's `HitDetector`."""
 
     def __init__(
-        self, hits: HitDetector, projection: np.ndarray | None, models: TrainedModels
+        self,
+        hits: HitDetector,
+        court: Court,
+        projection: np.ndarray | None,
+        models: TrainedModels,
     ) -> None:
         self._hits = hits
+        self._court = court
         self._projection = projection
         self._settled = models.shots
         self._first = models.shots_open
@@ -72,17 +79,7 @@ class ShotClassifier:
     ) -> ShotType:
         """The most probable type of a hit, with its probability as the confidence
         (`previous`: the type of the rally's shot before, known from this hit on)."""
-        flight = None
-        if next_hit is not None:
-            times, xy = self._hits.track_between(hit.time, next_hit.time)
-            flight = Flight(times, xy, self._projection)
-        features = shot_features(
-            context_of(hit, self._hits),
-            context_of(next_hit, self._hits) if next_hit is not None else None,
-            flight,
-            index_in_rally,
-            rally_over,
-        )
+        features = self.features(hit, next_hit, index_in_rally, rally_over)
         if next_hit is not None or rally_over:
             model = self._settled
             proba = model.predict_proba(features[None, :])[0]
@@ -91,6 +88,30 @@ class ShotClassifier:
             before = previous.proba if previous is not None and previous.proba else None
             proba = model.after(model.predict_proba(features[None, :])[0], before)
         return serve_rule(proba, model.classes, serve=features[_SERVE] == 1.0)
+
+    def features(
+        self, hit: Hit, next_hit: Hit | None, index_in_rally: int, rally_over: bool
+    ) -> np.ndarray:
+        """The hit's `shot_features`, with the shuttle's flight to the next hit, or after a
+        rally's last shot to where it came down."""
+        flight, down = None, None
+        if next_hit is not None:
+            times, xy = self._hits.track_between(hit.time, next_hit.time)
+            flight = Flight(times, xy, self._projection)
+        elif rally_over:
+            times, xy = self._hits.track_between(hit.time, np.inf)
+            down = landing(hit.time, times, xy, self._court)
+            if down is not None:
+                inside = times <= down.time
+                flight = Flight(times[inside], xy[inside], self._projection)
+        return shot_features(
+            context_of(hit, self._hits),
+            context_of(next_hit, self._hits) if next_hit is not None else None,
+            flight,
+            index_in_rally,
+            rally_over,
+            landing=down,
+        )
 
 
 def serve_rule(proba: np.ndarray, classes: tuple[str, ...], serve: bool) -> ShotType:

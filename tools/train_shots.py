@@ -29,6 +29,7 @@ from analysis.shot_features import (
     POSE_WINDOW_S,
     Flight,
     HitContext,
+    landing,
     moved_before,
     shot_features,
 )
@@ -90,11 +91,14 @@ def clip_samples(clip: Clip, rate: Rate = None) -> ShotSamples:
     final, provisional = [], []
     for k, ctx in enumerate(contexts):
         nxt = contexts[k + 1] if k + 1 < len(contexts) else None
+        # A clip is one rally: its last stroke's shuttle is followed until it comes down.
+        down = landing(ctx.time, fed_times, xy, court) if nxt is None else None
+        end = nxt if nxt is not None else down
         flight = None
-        if nxt is not None:
-            inside = seen & (fed_times >= ctx.time) & (fed_times <= nxt.time)
+        if end is not None:
+            inside = seen & (fed_times >= ctx.time) & (fed_times <= end.time)
             flight = Flight(fed_times[inside], xy[inside], projection)
-        final.append(shot_features(ctx, nxt, flight, k, rally_over=nxt is None))
+        final.append(shot_features(ctx, nxt, flight, k, rally_over=nxt is None, landing=down))
         provisional.append(shot_features(ctx, None, None, k, rally_over=False))
     return ShotSamples(np.stack(final), np.stack(provisional), [s.type for s in strokes])
 
