@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.court import Court
 from analysis.hit_features import FEATURE_NAMES, moment_features, swing_point, wrist_travel
 from analysis.hits import MOVED_LOOKBACK_S, HitDetector
 from analysis.players import PlayerObservation
@@ -21,6 +20,7 @@ from analysis.pose import (
     Pose,
 )
 from analysis.shot_features import moved_before
+from tests.analysis.courts import BROADCAST_COURT
 
 # The rest depend on the rate by nature (time since the last sample seen) or need players.
 RATE_FREE = [
@@ -98,13 +98,7 @@ def test_a_swing_is_the_wrists_spread_against_the_shoulders_in_body_heights():
 
 def test_the_detector_judges_a_swing_on_the_poses_either_side_of_the_moment():
     """Moments are scored once the track after them is in, so the poses after are known."""
-    corners = {
-        "far_left": [448.0, 256.0],
-        "far_right": [818.0, 256.0],
-        "near_right": [981.0, 646.0],
-        "near_left": [279.0, 649.0],
-    }
-    detector = HitDetector(Court.from_mapping(corners, (1280, 720)), 720.0)
+    detector = HitDetector(BROADCAST_COURT, 720.0)
     for k in range(30):  # 10 poses a second
         t = k / 10
         # A swing 0.3 s after 1 s: on the window's edge, which counts.
@@ -120,13 +114,7 @@ def test_the_detector_judges_a_swing_on_the_poses_either_side_of_the_moment():
 def test_the_detector_keeps_every_position_moved_before_reads():
     """Hit scoring hands `moved_before` only the positions since MOVED_LOOKBACK_S before the
     first moment it scores: that must give what all the positions give."""
-    corners = {
-        "far_left": [448.0, 256.0],
-        "far_right": [818.0, 256.0],
-        "near_right": [981.0, 646.0],
-        "near_left": [279.0, 649.0],
-    }
-    detector = HitDetector(Court.from_mapping(corners, (1280, 720)), 720.0)
+    detector = HitDetector(BROADCAST_COURT, 720.0)
     for k in range(45):  # 15 poses a second, walking 3 m/s across the court
         t = k / 15
         court_xy = np.array([1.0 + 3.0 * t, 10.0])

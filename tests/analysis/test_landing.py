@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from analysis.court import COURT_LENGTH, Court
+from analysis.court import COURT_LENGTH
 from analysis.hits import Hit, HitDetector
 from analysis.shot_features import (
     FEATURE_NAMES,
@@ -21,31 +21,27 @@ from analysis.shot_features import (
 from analysis.shots import ShotClassifier
 from analysis.shuttle import ShuttlePoint
 from analysis.trained import TrainedModels
+from tests.analysis.courts import BROADCAST_COURT
 
-COURT = Court.from_mapping(
-    {
-        "far_left": [448.0, 256.0],
-        "far_right": [818.0, 256.0],
-        "near_right": [981.0, 646.0],
-        "near_left": [279.0, 649.0],
-    },
-    (1280, 720),
-)
 HIT_TIME = 1.0
 FEATURE = {name: k for k, name in enumerate(FEATURE_NAMES)}
 
 
 def _track(ground: list[tuple[float, float]], rate: float = 30.0) -> tuple[np.ndarray, np.ndarray]:
-    """The shuttle seen `rate` times a second from the hit on, at the image points of court
-    points spaced evenly along `ground` (court metres); NaN marks where it was not seen."""
+    """The shuttle seen `rate` times a second from the hit on, one frame per court point of
+    `ground` (metres) at its image point; a NaN point: not seen in that frame."""
     times = HIT_TIME + np.arange(1, len(ground) + 1) / rate
     xy = np.array(
-        [COURT.court_to_image(p) if not np.isnan(p[0]) else (np.nan, np.nan) for p in ground]
+        [
+            BROADCAST_COURT.court_to_image(p) if not np.isnan(p[0]) else (np.nan, np.nan)
+            for p in ground
+        ]
     )
     return times, xy.reshape(-1, 2)
 
 
 def _flight(start, end, n: int) -> list[tuple[float, float]]:
+    """`n` court points evenly from `start` to `end`."""
     return [tuple(np.asarray(start) + (np.asarray(end) - start) * k / (n - 1)) for k in range(n)]
 
 
@@ -54,7 +50,7 @@ def test_the_shuttle_came_down_where_it_was_last_seen_before_it_was_lost():
     lost = [(np.nan, np.nan)] * 15  # at rest on the floor
     picked_up = _flight((2.0, 3.0), (2.5, 2.0), 5)
     times, xy = _track(smash + lost + picked_up)
-    down = landing(HIT_TIME, times, xy, COURT)
+    down = landing(HIT_TIME, times, xy, BROADCAST_COURT)
     assert down is not None
     assert down.time == pytest.approx(HIT_TIME + 0.5)
     assert down.court_xy == pytest.approx([2.0, 3.0], abs=0.01)
@@ -64,24 +60,24 @@ def test_a_short_gap_in_flight_does_not_end_it():
     smash = _flight((3.0, 9.0), (2.0, 3.0), 15)
     unseen = round(LOST_S * 30) - 2  # frames: a gap of a little less than LOST_S
     smash[5 : 5 + unseen] = [(np.nan, np.nan)] * unseen
-    down = landing(HIT_TIME, *_track(smash), COURT)
+    down = landing(HIT_TIME, *_track(smash), BROADCAST_COURT)
     assert down is not None and down.court_xy == pytest.approx([2.0, 3.0], abs=0.01)
 
 
 def test_where_it_came_down_is_unknown_when_it_was_hardly_followed_or_lost_in_the_air():
-    assert landing(HIT_TIME, *_track(_flight((3.0, 9.0), (3.0, 8.0), 4)), COURT) is None
+    assert landing(HIT_TIME, *_track(_flight((3.0, 9.0), (3.0, 8.0), 4)), BROADCAST_COURT) is None
     late = [(np.nan, np.nan)] * 12 + _flight((3.0, 9.0), (2.0, 3.0), 15)
-    assert landing(HIT_TIME, *_track(late), COURT) is None
+    assert landing(HIT_TIME, *_track(late), BROADCAST_COURT) is None
     # Lost high up: its image point maps to the floor far beyond the court.
     away = _flight((3.0, 9.0), (3.0, -8.0), 15)
-    assert landing(HIT_TIME, *_track(away), COURT) is None
-    assert landing(HIT_TIME, np.empty(0), np.empty((0, 2)), COURT) is None
+    assert landing(HIT_TIME, *_track(away), BROADCAST_COURT) is None
+    assert landing(HIT_TIME, np.empty(0), np.empty((0, 2)), BROADCAST_COURT) is None
 
 
 def test_a_rallys_last_shot_is_measured_to_where_it_came_down():
     hit = HitContext(HIT_TIME, "near", np.array([3.0, 11.7]), (), None)
     times, xy = _track(_flight((3.0, 11.0), (3.0, 1.7), 15) + [(np.nan, np.nan)] * 15)
-    down = landing(HIT_TIME, times, xy, COURT)
+    down = landing(HIT_TIME, times, xy, BROADCAST_COURT)
     features = shot_features(hit, None, Flight(times, xy, None), 3, rally_over=True, landing=down)
     assert features[FEATURE["next"]] == -1.0  # still told apart from a shot with a return
     assert features[FEATURE["receiver_depth"]] == pytest.approx(COURT_LENGTH / 2 - 1.7, abs=0.01)
@@ -95,7 +91,7 @@ def test_a_rallys_last_shot_is_measured_to_where_it_came_down():
 
 
 def test_the_classifier_follows_a_rallys_last_shot_until_it_came_down():
-    hits = HitDetector(COURT, 720.0)
+    hits = HitDetector(BROADCAST_COURT, 720.0)
     times, xy = _track(
         [(3.0, 7.0)] * 30 + _flight((3.0, 11.0), (3.0, 1.7), 15) + [(np.nan,) * 2] * 15
     )
@@ -105,7 +101,7 @@ def test_the_classifier_follows_a_rallys_last_shot_until_it_came_down():
             for t, p in zip(times - 1.0, xy)
         ]
     )
-    classifier = ShotClassifier(hits, COURT, None, TrainedModels.shipped())
+    classifier = ShotClassifier(hits, BROADCAST_COURT, None, TrainedModels.shipped())
     hit = Hit(30, HIT_TIME, "near", 0.9, tuple(xy[29]))
     last = classifier.features(hit, None, 3, rally_over=True)
     assert last[FEATURE["receiver_depth"]] == pytest.approx(COURT_LENGTH / 2 - 1.7, abs=0.01)
