@@ -88,14 +88,14 @@ def shot_features(
     flight: Flight | None,
     index_in_rally: int,
     rally_over: bool,
-    landing: Landing | None = None,
+    came_down: Landing | None = None,
 ) -> np.ndarray:
-    """`flight`: the shuttle from the hit to the next one, or to the `landing` when the hit
-    was the rally's last (`landing` counts only without a next hit)."""
+    """`flight`: the shuttle from the hit to the next one, or, when the hit was the rally's
+    last, to where it `came_down` (which counts only without a next hit)."""
     nan = np.nan
     moment = hit.moment if hit.moment is not None else np.full(len(MOMENT_NAMES), nan)
     contact = moment[_MOMENT["near_height" if hit.player == "near" else "far_height"]]
-    end = next_hit if next_hit is not None else landing
+    end = next_hit if next_hit is not None else came_down
     end_time = end.time if end is not None else nan
     receiver = end.court_xy if end is not None else None
     apex = nan

@@ -110,7 +110,7 @@ class ShotClassifier:
             flight,
             index_in_rally,
             rally_over,
-            landing=down,
+            came_down=down,
         )
 
 

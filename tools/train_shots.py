@@ -98,7 +98,7 @@ def clip_samples(clip: Clip, rate: Rate = None) -> ShotSamples:
         if end is not None:
             inside = seen & (fed_times >= ctx.time) & (fed_times <= end.time)
             flight = Flight(fed_times[inside], xy[inside], projection)
-        final.append(shot_features(ctx, nxt, flight, k, rally_over=nxt is None, landing=down))
+        final.append(shot_features(ctx, nxt, flight, k, rally_over=nxt is None, came_down=down))
         provisional.append(shot_features(ctx, None, None, k, rally_over=False))
     return ShotSamples(np.stack(final), np.stack(provisional), [s.type for s in strokes])
 

@@ -78,7 +78,7 @@ def test_a_rallys_last_shot_is_measured_to_where_it_came_down():
     hit = HitContext(HIT_TIME, "near", np.array([3.0, 11.7]), (), None)
     times, xy = _track(_flight((3.0, 11.0), (3.0, 1.7), 15) + [(np.nan, np.nan)] * 15)
     down = landing(HIT_TIME, times, xy, BROADCAST_COURT)
-    features = shot_features(hit, None, Flight(times, xy, None), 3, rally_over=True, landing=down)
+    features = shot_features(hit, None, Flight(times, xy, None), 3, rally_over=True, came_down=down)
     assert features[FEATURE["next"]] == -1.0  # still told apart from a shot with a return
     assert features[FEATURE["receiver_depth"]] == pytest.approx(COURT_LENGTH / 2 - 1.7, abs=0.01)
     assert features[FEATURE["flight_time"]] == pytest.approx(0.5)
