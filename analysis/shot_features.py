@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis.camera import height_above
-from analysis.court import COURT_LENGTH, COURT_WIDTH, NET_Y, Court
+from analysis.court import NET_Y, Court, in_court
 from analysis.hit_features import FEATURE_NAMES as MOMENT_NAMES
 from analysis.pose import LEFT_WRIST, NOSE, RIGHT_WRIST, Pose
 
@@ -127,10 +127,8 @@ def landing(hit_time: float, times: np.ndarray, xy: np.ndarray, court: Court) ->
         last, found = float(times[i]), int(i)
     if found is None or last - hit_time < MIN_FLIGHT_S:
         return None
-    x, y = court.image_to_court(xy[found])
-    if not (-OUT_M <= x <= COURT_WIDTH + OUT_M and -OUT_M <= y <= COURT_LENGTH + OUT_M):
-        return None
-    return Landing(last, np.array([x, y]))
+    court_xy = court.image_to_court(xy[found])
+    return Landing(last, court_xy) if in_court(court_xy, margin=OUT_M) else None
 
 
 def moved_before(times: np.ndarray, court_xy: np.ndarray, hit_time: float) -> float:
