@@ -96,6 +96,12 @@ class FrameAnalyzer:
         events += self._maybe_stats(timestamp, force=False)
         return events
 
+    def passed(self, frame_index: int, timestamp: float) -> None:
+        """A frame of the video that was not analysed (the rate cap let it by): the report's
+        frame count and duration still run to it."""
+        if frame_index > self._last_frame:
+            self._last_frame, self._last_time = frame_index, timestamp
+
     def set_pose_fps(self, pose_fps: float) -> None:
         """Changes how many times a second the players are posed, from the next pose on."""
         self._trackers.set_pose_fps(pose_fps)

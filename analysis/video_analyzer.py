@@ -93,24 +93,19 @@ class VideoAnalyzer:
             ahead: deque[DecodedFrame] = deque()
             cap = FrameRateCap()
             last: DecodedFrame | None = None
-            kept: DecodedFrame | None = None
             for last in _decode_ahead(self.path):
                 if not cap.admits(last.time):
                     continue
-                kept = last
-                analyzer.prefetch(kept.image, kept.time, kept.index)
-                ahead.append(kept)
+                analyzer.prefetch(last.image, last.time, last.index)
+                ahead.append(last)
                 if len(ahead) > _POSE_AHEAD:
                     self._process(analyzer, ahead.popleft(), expected)
             while ahead:
                 self._process(analyzer, ahead.popleft(), expected)
+            if last is not None:
+                analyzer.passed(last.index, last.time)  # the cap may have skipped the last
             analyzer.finish()
             report = analyzer.report(fps=self.info.fps)
-        if last is not None and kept is not None and last.index > kept.index:
-            # The video goes on past the last frame analysed: the cap skipped its last frames.
-            video = report["video"]
-            video["frames"] = last.index + 1
-            video["duration"] = round(video["duration"] + last.time - kept.time, 3)
         # Where the corners came from: given, or detected (and how surely).
         report["court"]["source"] = self.court_source
         if self.court_confidence is not None:
