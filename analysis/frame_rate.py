@@ -26,6 +26,11 @@ class FrameRateCap:
         self.min_gap = (1.0 - SLACK) / max_fps
         self._last: float | None = None
 
+    @property
+    def last(self) -> float | None:
+        """The time of the last frame let through (None before the first)."""
+        return self._last
+
     def admits(self, time: float) -> bool:
         """Whether the frame at `time` (seconds; frames in time order) is let through."""
         if self._last is not None and time - self._last < self.min_gap:

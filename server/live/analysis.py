@@ -110,7 +110,6 @@ class LiveAnalysis:
         self._tasks: list[asyncio.Task[None]] = []
         self._warming: Future[FrameAnalyzer] | None = None
         self._first_time: float | None = None
-        self._last_time = -1.0
         self._shape_error_sent = False
         self._finished = False
 
@@ -121,7 +120,8 @@ class LiveAnalysis:
     @property
     def last_timestamp(self) -> float | None:
         """Stream time of the newest analysed frame."""
-        return round(self._last_time, 3) if self._last_time >= 0 else None
+        last = self._rate_cap.last
+        return round(last, 3) if last is not None else None
 
     @property
     def stream_start(self) -> float | None:
@@ -220,7 +220,6 @@ class LiveAnalysis:
         t = float(frame.time or 0.0) - self._first_time
         if not self._rate_cap.admits(t):
             return None  # faster than the analysis takes
-        self._last_time = t
         image = self._fit(frame.to_ndarray(format="bgr24"))
         analyzer = self._create_analyzer()
         if self.pose_fps != self._analyzer_pose_fps:

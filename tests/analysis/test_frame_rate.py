@@ -36,3 +36,11 @@ def test_the_wandering_frame_times_of_a_30_fps_phone_lose_no_frame():
 def test_a_cap_must_be_positive():
     with pytest.raises(ValueError):
         FrameRateCap(0.0)
+
+
+def test_the_cap_tells_the_time_of_the_last_frame_let_through():
+    cap = FrameRateCap(10.0)
+    assert cap.last is None
+    for time in (0.0, 0.05, 0.1, 0.12):
+        cap.admits(time)
+    assert cap.last == 0.1
