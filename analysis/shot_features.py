@@ -67,10 +67,12 @@ class HitContext:
 
 @dataclass(frozen=True)
 class Flight:
-    """The shuttle seen between a hit and the next one: image points and their times."""
+    """The shuttle's track after a hit: image points and their times. It may run past the
+    flight's end (the next hit, or where the shuttle came down): only the points between the
+    two count."""
 
     times: np.ndarray  # (N,)
-    xy: np.ndarray  # (N, 2) pixels
+    xy: np.ndarray  # (N, 2) pixels, NaN where unseen
     projection: np.ndarray | None  # the camera (analysis.camera), None when unknown
 
 
@@ -90,8 +92,8 @@ def shot_features(
     rally_over: bool,
     came_down: Landing | None = None,
 ) -> np.ndarray:
-    """`flight`: the shuttle from the hit to the next one, or, when the hit was the rally's
-    last, to where it `came_down` (which counts only without a next hit)."""
+    """`flight`: the shuttle's track after the hit, to the next one or, when the hit was the
+    rally's last, to where it `came_down` (which counts only without a next hit)."""
     nan = np.nan
     moment = hit.moment if hit.moment is not None else np.full(len(MOMENT_NAMES), nan)
     contact = moment[_MOMENT["near_height" if hit.player == "near" else "far_height"]]
@@ -158,7 +160,9 @@ def apex_height(
     """
     if flight.projection is None or start_xy is None or end_xy is None or end <= start:
         return np.nan
-    inside = (flight.times > start + EDGE_S) & (flight.times < end - EDGE_S)
+    inside = (
+        (flight.times > start + EDGE_S) & (flight.times < end - EDGE_S) & ~np.isnan(flight.xy[:, 1])
+    )
     if inside.sum() < 2:
         return np.nan
     total = 1.0 - math.exp(-(end - start) / DRAG_TIME_S)

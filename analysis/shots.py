@@ -94,20 +94,16 @@ class ShotClassifier:
     ) -> np.ndarray:
         """The hit's `shot_features`, with the shuttle's flight to the next hit, or after a
         rally's last shot to where it came down."""
-        flight, down = None, None
-        if next_hit is not None:
-            times, xy = self._hits.track_between(hit.time, next_hit.time)
-            flight = Flight(times, xy, self._projection)
-        elif rally_over:
-            times, xy = self._hits.track_between(hit.time, np.inf)
+        times, xy = self._hits.track_between(
+            hit.time, next_hit.time if next_hit is not None else np.inf
+        )
+        down = None
+        if next_hit is None and rally_over:
             down = landing(hit.time, times, xy, self._court)
-            if down is not None:
-                inside = times <= down.time
-                flight = Flight(times[inside], xy[inside], self._projection)
         return shot_features(
             context_of(hit, self._hits),
             context_of(next_hit, self._hits) if next_hit is not None else None,
-            flight,
+            Flight(times, xy, self._projection),
             index_in_rally,
             rally_over,
             came_down=down,

@@ -83,7 +83,7 @@ def clip_samples(clip: Clip, rate: Rate = None) -> ShotSamples:
     court = Court.from_mapping(clip.corners, size)
     net_y, projection = net_row(court), camera_projection(court, size)
     fed_times, xy = track["times"][fed], track["shuttle"][fed]
-    seen = ~np.isnan(xy[:, 0])
+    shuttle = Flight(fed_times, xy, projection)  # each stroke's features take their part of it
     # Each labelled hit as detected at the nearest frame the analyzer was given.
     strokes = clip.strokes
     at = [int(np.argmin(np.abs(fed - s.frame))) for s in strokes]
@@ -93,12 +93,7 @@ def clip_samples(clip: Clip, rate: Rate = None) -> ShotSamples:
         nxt = contexts[k + 1] if k + 1 < len(contexts) else None
         # A clip is one rally: its last stroke's shuttle is followed until it comes down.
         down = landing(ctx.time, fed_times, xy, court) if nxt is None else None
-        end = nxt if nxt is not None else down
-        flight = None
-        if end is not None:
-            inside = seen & (fed_times >= ctx.time) & (fed_times <= end.time)
-            flight = Flight(fed_times[inside], xy[inside], projection)
-        final.append(shot_features(ctx, nxt, flight, k, rally_over=nxt is None, came_down=down))
+        final.append(shot_features(ctx, nxt, shuttle, k, rally_over=nxt is None, came_down=down))
         provisional.append(shot_features(ctx, None, None, k, rally_over=False))
     return ShotSamples(np.stack(final), np.stack(provisional), [s.type for s in strokes])
 
