@@ -49,6 +49,9 @@ EDGE_S = 1e-3
 # Every window of a moment's features lies within this much of it (with room for rounding),
 # but for the last sample seen before it (quiet_before).
 REACH_S = max(SCALES_S) + EDGE_S + 0.01
+# How far back a moment's features can look: quiet_before reads the last sample seen before
+# the moment, but counts no more than QUIET_CAP_S.
+FEATURE_LOOKBACK_S = QUIET_CAP_S + REACH_S
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,11 @@ makes the hits before a time final: later candidates can only follow them.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from operator import attrgetter
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -49,6 +51,7 @@ T = TypeVar("T")
 # Smoothing windows are in seconds, not samples: the analyzer gets 5 to 30 frames a second.
 HIT_SMOOTHING_S = 2 / 30  # triangle half-width: weights 1/4, 1/2, 1/4 at 30 fps
 HITTER_SMOOTHING_S = 2.5 / 30  # box half-width: five equal weights at 30 fps
+SMOOTHING_REACH_S = max(HIT_SMOOTHING_S, HITTER_SMOOTHING_S) + 0.01  # with room for rounding
 CANDIDATE_FLOOR = 0.03  # smoothed hit probability below which a moment is never a candidate
 LOOKBACK_S = 3.0  # hits this much older than the newest moment are final
 INTERVAL_HISTORY = 30  # sample intervals the rate is judged on
@@ -360,26 +363,32 @@ class HitPicker(Generic[T]):
         return committed, self._sequence.path()
 
     def _add_candidates(self, final: bool) -> None:
-        samples = self._samples
-        if self._checked >= len(samples):
+        if self._checked >= len(self._samples):
             return
+        # The moments a new candidate's test reads (its neighbours within min_gap_s / 2), and
+        # those their smoothed values average: older ones are left out of the arrays.
+        half = self.params.min_gap_s / 2
+        oldest = self._samples[self._checked].time - half - SMOOTHING_REACH_S
+        start = bisect_left(self._samples, oldest, hi=self._checked, key=attrgetter("time"))
+        samples = self._samples[start:]
+        checked = self._checked - start
         times = np.array([s.time for s in samples])
         ready = (
             len(samples)
             if final
             else int(np.searchsorted(times, times[-1] - self.params.reach_s + EDGE_S, side="right"))
         )
-        if ready <= self._checked:
+        if ready <= checked:
             return
         proba, p_near = _smoothed(
             times, np.array([s.proba for s in samples]), np.array([s.p_near for s in samples])
         )
-        for i in _peaks(times, proba, self.params.min_gap_s / 2, self._checked, ready):
+        for i in _peaks(times, proba, half, checked, ready):
             s = samples[i]
             self._sequence.add(
                 Candidate(s.time, float(proba[i]), float(p_near[i]), s.item, s.moved)
             )
-        self._checked = ready
+        self._checked = start + ready
 
     def _forget(self, newest: float) -> None:
         """Drops moments no candidate test needs any more."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from itertools import islice
 from operator import attrgetter, itemgetter
 from typing import TypeVar
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from analysis.court import COURT_WIDTH, NET_Y, Court
 from analysis.hit_features import (
+    FEATURE_LOOKBACK_S,
     SCALES_S,
     PlayerShape,
     SwingPoint,
@@ -192,9 +194,16 @@ class HitDetector:
         pending = [i for i in range(self._scored, len(samples)) if samples[i].time <= until]
         if not pending:
             return
-        times = np.array([s.time for s in samples])
-        xy = np.array([s.xy if s.xy is not None else (np.nan, np.nan) for s in samples], float)
-        feats = np.stack([self._features(times, xy, samples[i].players, i) for i in pending])
+        # Only the samples the pending moments' features can read become arrays.
+        start, oldest = pending[0], samples[pending[0]].time - FEATURE_LOOKBACK_S
+        while start > 0 and samples[start - 1].time >= oldest:
+            start -= 1
+        window = list(islice(samples, start, None))
+        times = np.array([s.time for s in window])
+        xy = np.array([s.xy if s.xy is not None else (np.nan, np.nan) for s in window], float)
+        feats = np.stack(
+            [self._features(times, xy, samples[i].players, i - start) for i in pending]
+        )
         proba = self._hit_model.predict_proba(feats)[:, 1]
         p_near = self._hitter_model.predict_proba(feats)[:, 1]
         since = samples[pending[0]].time - MOVED_LOOKBACK_S

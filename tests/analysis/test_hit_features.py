@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from analysis import hits
 from analysis.hit_features import FEATURE_NAMES, moment_features, swing_point, wrist_travel
-from analysis.hits import MOVED_LOOKBACK_S, HitDetector
+from analysis.hits import MOVED_LOOKBACK_S, HitDetector, net_row
 from analysis.players import PlayerObservation
 from analysis.pose import (
     LEFT_ANKLE,
@@ -20,6 +21,7 @@ from analysis.pose import (
     Pose,
 )
 from analysis.shot_features import moved_before
+from analysis.shuttle import ShuttlePoint
 from tests.analysis.courts import BROADCAST_COURT
 
 # The rest depend on the rate by nature (time since the last sample seen) or need players.
@@ -125,3 +127,31 @@ def test_the_detector_keeps_every_position_moved_before_reads():
         assert len(recent[0]) < len(detector.positions("near")[0])
         assert moved_before(*recent, t) == pytest.approx(1.2)
         assert moved_before(*recent, t) == moved_before(*detector.positions("near"), t)
+
+
+def test_the_detector_gives_each_moment_the_features_of_the_whole_track(monkeypatch):
+    """The detector turns only the recent track into arrays: each moment must still get what
+    the whole track gives, the time since the shuttle was last seen included."""
+    computed = []
+
+    def spy(times, xy, i, *rest):
+        values = moment_features(times, xy, i, *rest)
+        computed.append((float(times[i]), values))
+        return values
+
+    monkeypatch.setattr(hits, "moment_features", spy)
+    times = np.arange(210) / 30  # 7 s at 30 fps
+    xy = np.column_stack([300 + 50 * times, 400 - 30 * np.sin(3 * times)])
+    # Unseen for 1.5 s (less than QUIET_CAP_S), then for 2.5 s (more).
+    xy[((times >= 1.0) & (times < 2.5)) | ((times >= 3.5) & (times < 6.0))] = np.nan
+    detector = HitDetector(BROADCAST_COURT, 720.0)
+    for k, (t, point) in enumerate(zip(times, xy)):
+        seen = not np.isnan(point[0])
+        detector.add([ShuttlePoint(k, float(t), tuple(point) if seen else None)])
+    detector.flush()
+    assert len(computed) == len(times)
+    players = {"near": None, "far": None}
+    for k, (time, values) in enumerate(computed):
+        assert time == times[k]
+        whole = moment_features(times, xy, k, 720.0, players, net_row(BROADCAST_COURT))
+        np.testing.assert_array_equal(values, whole)
