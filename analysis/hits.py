@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from itertools import islice
 from operator import attrgetter, itemgetter
 from typing import TypeVar
 
@@ -195,10 +194,9 @@ class HitDetector:
         if not pending:
             return
         # Only the samples the pending moments' features can read become arrays.
-        start, oldest = pending[0], samples[pending[0]].time - FEATURE_LOOKBACK_S
-        while start > 0 and samples[start - 1].time >= oldest:
-            start -= 1
-        window = list(islice(samples, start, None))
+        oldest = samples[pending[0]].time - FEATURE_LOOKBACK_S
+        window = _between(samples, attrgetter("time"), oldest, np.inf)
+        start = len(samples) - len(window)
         times = np.array([s.time for s in window])
         xy = np.array([s.xy if s.xy is not None else (np.nan, np.nan) for s in window], float)
         feats = np.stack(
