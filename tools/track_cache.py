@@ -30,7 +30,7 @@ from analysis.court import Court
 from analysis.pose import Pose
 from analysis.shuttle import ShuttleTracker
 from analysis.shuttle_detect import CandidateScorer
-from analysis.trackers import SIDES, CourtTrackers, PoseSchedule
+from analysis.trackers import SIDES, CourtTrackers
 from analysis.video import iter_frames, probe
 from tools.cache import cached_arrays, code_digest, files_digest, key_of, library_versions
 from tools.dataset import Clip, aicup_clips, denmark_clips
@@ -56,15 +56,27 @@ SHUTTLE_CODE = (
 )
 
 
-def players(clip: Clip, pose_fps: float = POSE_FPS) -> dict[str, np.ndarray]:
-    """Every player observation of a clip posed `pose_fps` times a second."""
-    key = key_of(files_digest(clip.files()), code_digest(PLAYER_CODE), library_versions(), pose_fps)
+def players(clip: Clip, rate: Rate = None) -> dict[str, np.ndarray]:
+    """Every player observation of a clip: posed POSE_FPS times a second from the file, or
+    as a live stream at `rate` has them (its frames, posed at the server's live pose rate)."""
     return cached_arrays(
-        "players", f"{clip.source}_{clip.name}", key, lambda: _track_players(clip, pose_fps)
+        "players",
+        f"{clip.source}_{clip.name}",
+        _players_key(clip, rate),
+        lambda: _track_players(clip, rate),
     )
 
 
-def _track_players(clip: Clip, pose_fps: float) -> dict[str, np.ndarray]:
+def _players_key(clip: Clip, rate: Rate) -> str:
+    parts = [files_digest(clip.files()), code_digest(PLAYER_CODE), library_versions()]
+    if rate is None:
+        parts.append(POSE_FPS)
+    else:
+        parts += [live_pose_fps(rate), rate, inspect.getsource(stream_frames)]
+    return key_of(*parts)
+
+
+def _track_players(clip: Clip, rate: Rate) -> dict[str, np.ndarray]:
     info = probe(clip.video)
     size = (info.width, info.height)
     court = Court.from_mapping(clip.corners, size)
@@ -80,12 +92,17 @@ def _track_players(clip: Clip, pose_fps: float) -> dict[str, np.ndarray]:
         arrays[f"{side}_foot_px"] = np.full((n, 2), np.nan)
         arrays[f"{side}_feet_xy"] = np.full((n, 2, 2), np.nan)
     # Only the players are wanted here: skip the shuttle tracker's work.
+    pose_fps = POSE_FPS if rate is None else live_pose_fps(rate)
     trackers = CourtTrackers(court, size, pose_fps, _NoShuttle())
+    frames = iter_frames(clip.video)
+    fed_frames = ((f, True) for f in frames) if rate is None else stream_frames(frames, rate)
     try:
-        for frame in iter_frames(clip.video):
+        for frame, fed in fed_frames:
             if frame.index >= n:
                 break
             arrays["times"][frame.index] = frame.time
+            if not fed:
+                continue
             tracked = trackers.update(frame.image, frame.index, frame.time)
             if tracked.players is None:
                 continue
@@ -114,8 +131,8 @@ def shuttle(clip: Clip, rate: Rate, scorer: CandidateScorer) -> dict[str, np.nda
     parts = [files_digest(clip.files()), code_digest(SHUTTLE_CODE), library_versions(), rate]
     parts.append(inspect.getsource(stream_frames))
     parts.append(key_of(scorer.to_dict()))
-    if clip.corners is not None:
-        parts.append(code_digest(PLAYER_CODE))
+    if clip.corners is not None:  # tracked with the boxes of those players
+        parts.append(_players_key(clip, rate))
     return cached_arrays(
         f"shuttle_{rate_name(rate).replace(' ', '')}",
         f"{clip.source}_{clip.name}",
@@ -128,7 +145,7 @@ def _track_shuttle(clip: Clip, rate: Rate, scorer: CandidateScorer) -> dict[str,
     info = probe(clip.video)
     size = (info.width, info.height)
     court = Court.from_mapping(clip.corners, size) if clip.corners is not None else None
-    tracked = players(clip) if court is not None else None
+    tracked = players(clip, rate) if court is not None else None
     tracker = ShuttleTracker(size, court, scorer=scorer)
     xy = np.full((info.frames, 2), np.nan)
     interpolated = np.zeros(info.frames, dtype=bool)
@@ -169,38 +186,7 @@ def load(clip: Clip, rate: Rate, scorer: CandidateScorer | None = None) -> dict[
     `scorer` (by default the one that never saw the clip's match)."""
     scorer = scorer if scorer is not None else fold_scorer(clip.match)
     track = shuttle(clip, rate, scorer)
-    posed = players(clip)
-    if rate is not None:
-        posed = posed_live(posed, track["fed"], track["times"], live_pose_fps(rate))
-    return {**posed, **track}
-
-
-def live_pose_frames(fed: np.ndarray, times: np.ndarray, pose_fps: float) -> np.ndarray:
-    """The fed frames a live analysis poses at `pose_fps`, as `CourtTrackers` schedules them."""
-    schedule = PoseSchedule(pose_fps)
-    chosen = [frame for frame in np.flatnonzero(fed) if schedule.take(float(times[frame]))]
-    return np.array(chosen, dtype=int)
-
-
-def posed_live(
-    players: dict[str, np.ndarray], fed: np.ndarray, times: np.ndarray, pose_fps: float
-) -> dict[str, np.ndarray]:
-    """Players as a live stream has them: only the poses at its pose frames, each the
-    cached pose nearest before it."""
-    cached = np.flatnonzero(players["posed"])
-    wanted = live_pose_frames(fed, times, pose_fps)
-    at = np.searchsorted(cached, wanted, side="right") - 1
-    keep = np.zeros(len(players["posed"]), dtype=bool)
-    keep[cached[at[at >= 0]]] = True
-    out = {}
-    for name, values in players.items():
-        if name in ("size", "times"):
-            out[name] = values
-        elif name == "posed":
-            out[name] = values & keep
-        else:
-            out[name] = np.where(keep.reshape((-1,) + (1,) * (values.ndim - 1)), values, np.nan)
-    return out
+    return {**players(clip, rate), **track}
 
 
 class _NoShuttle:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import av
 import numpy as np
 import pytest
 
@@ -11,8 +12,7 @@ from analysis.court import Court
 from analysis.trackers import CourtTrackers
 from tools import cache, shuttle_train, track_cache
 from tools.dataset import Clip
-from tools.track_cache import live_pose_frames, posed_live
-from tools.training import stream_frames
+from tools.training import live_pose_fps, stream_frames
 
 SIZE = (320, 180)
 FILE_FPS = 30.0
@@ -27,52 +27,53 @@ def _fed(times: np.ndarray, stream_fps: float) -> np.ndarray:
     return np.array([fed for _, fed in stream_frames(frames, stream_fps)])
 
 
-@pytest.mark.parametrize("stream_fps,pose_fps", [(15.0, 10.0), (10.0, 10.0), (25.0, 7.0)])
-def test_live_pose_frames_are_the_ones_the_trackers_pose(stream_fps, pose_fps):
-    times = _file_times(2.0)
-    fed = _fed(times, stream_fps)
-    blank = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
-    court = Court.from_corners([(100, 50), (220, 50), (280, 170), (40, 170)], SIZE)
+def _blank_video(path, seconds: float) -> None:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=int(FILE_FPS))
+        stream.width, stream.height, stream.pix_fmt = SIZE[0], SIZE[1], "yuv420p"
+        blank = np.full((SIZE[1], SIZE[0], 3), 120, np.uint8)
+        for _ in range(round(seconds * FILE_FPS)):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(blank, format="bgr24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+@pytest.mark.parametrize("stream_fps", [None, 15.0, 10.0])
+def test_players_are_posed_on_the_frames_a_live_stream_poses(tmp_path, monkeypatch, stream_fps):
+    """A stream's poses are tracked on its own frames, not borrowed from the file's: a pose
+    tracker follows a player from one posed frame to the next."""
+    monkeypatch.setattr(cache, "CACHE_ROOT", tmp_path / "cache")
+    video = tmp_path / "rally.mp4"
+    _blank_video(video, 1.0)
+    corners = {
+        "far_left": [100, 50],
+        "far_right": [220, 50],
+        "near_right": [280, 170],
+        "near_left": [40, 170],
+    }
+    clip = Clip("rally", "test", "match", video, np.zeros((0, 3)), corners)
+    times = _file_times(1.0)
+    if stream_fps is None:
+        fed = np.ones(len(times), dtype=bool)
+        pose_fps = track_cache.POSE_FPS
+    else:
+        fed = _fed(times, stream_fps)
+        pose_fps = live_pose_fps(stream_fps)
+    court = Court.from_mapping(corners, SIZE)
     trackers = CourtTrackers(court, SIZE, pose_fps=pose_fps)
-    posed = []
+    blank = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
+    expected = []
     try:
         for frame in np.flatnonzero(fed):
             if trackers.update(blank, int(frame), float(times[frame])).players is not None:
-                posed.append(int(frame))
+                expected.append(int(frame))
     finally:
         trackers.close()
-    assert live_pose_frames(fed, times, pose_fps).tolist() == posed
-    # The stream's rate and the pose rate both hold: 15 fps at 10 poses/s poses 2 frames in 3.
-    assert len(posed) == pytest.approx(2.0 * min(stream_fps, pose_fps), abs=1)
 
-
-def test_a_live_stream_keeps_only_the_poses_it_would_have():
-    times = _file_times(1.0)
-    n = len(times)
-    cached = np.zeros(n, dtype=bool)
-    cached[::2] = True  # posed 15 times a second
-    landmarks = np.full((n, 33, 3), np.nan)
-    landmarks[cached] = np.arange(cached.sum())[:, None, None]
-    players = {
-        "size": np.array(SIZE),
-        "times": times,
-        "posed": cached,
-        "near_landmarks": landmarks,
-        "near_court_xy": np.where(cached[:, None], 1.0, np.nan) * np.ones((n, 2)),
-    }
-    fed = _fed(times, 10.0)  # frames 0, 3, 6, ...
-    live = posed_live(players, fed, times, 10.0)
-
-    kept = np.flatnonzero(live["posed"])
-    # Each pose frame of the stream takes the cached pose at or just before it.
-    assert kept.tolist() == [0, 2, 6, 8, 12, 14, 18, 20, 24, 26]
-    assert np.isnan(live["near_landmarks"][4]).all()
-    assert live["near_landmarks"][6, 0, 0] == landmarks[6, 0, 0]
-    assert np.isnan(live["near_court_xy"][~live["posed"]]).all()
-    assert not np.isnan(live["near_court_xy"][live["posed"]]).any()
-    # What every rate shares is left alone.
-    assert live["times"] is times and live["size"] is players["size"]
-    assert players["posed"].sum() == 15  # the cached arrays are not changed
+    posed = np.flatnonzero(track_cache.players(clip, stream_fps)["posed"]).tolist()
+    assert posed == expected
+    assert len(posed) == pytest.approx(min(stream_fps or FILE_FPS, pose_fps), abs=1)
 
 
 def _other_stream_frames(frames, stream_fps):
