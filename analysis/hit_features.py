@@ -36,6 +36,7 @@ FEATURE_NAMES = (
     "far_wrist",
     "net_offset",
     "quiet_before",
+    "history",
     "near_height",
     "far_height",
     "near_swing",
@@ -47,10 +48,10 @@ QUIET_CAP_S = 2.0  # "unseen for this long or more": the shuttle was out of play
 # exactly on an edge (every third one at 30 fps, every one at 10 fps) must count every time.
 EDGE_S = 1e-3
 # Every window of a moment's features lies within this much of it (with room for rounding),
-# but for the last sample seen before it (quiet_before).
+# but for the last sample seen before it (quiet_before) and the first one (history).
 REACH_S = max(SCALES_S) + EDGE_S + 0.01
-# How far back a moment's features can look: quiet_before reads the last sample seen before
-# the moment, but counts no more than QUIET_CAP_S.
+# How far back a moment's features can look: quiet_before (the last sample seen before the
+# moment) and history (the first sample of the track) count no more than QUIET_CAP_S.
 FEATURE_LOOKBACK_S = QUIET_CAP_S + REACH_S
 
 
@@ -127,7 +128,8 @@ def moment_features(
     where unseen).
 
     `net_y` is the image row of the net's foot at the middle of the court. Only the samples
-    within REACH_S of the moment count, and the last one seen before it (quiet_before).
+    within REACH_S of the moment count, the last one seen before it (quiet_before) and the
+    first one (history).
     """
     t0 = float(times[i])
     lo, hi = np.searchsorted(times, (t0 - REACH_S, t0 + REACH_S))
@@ -181,6 +183,9 @@ def moment_features(
         last_seen = float(times[earlier[-1]]) if len(earlier) else None
     quiet = t0 - last_seen if last_seen is not None else QUIET_CAP_S
     feats.append(float(min(quiet, QUIET_CAP_S)))
+    # How much track there is before the moment: at the start of a video or a stream, "not
+    # seen before" says nothing of how long the shuttle was out of play.
+    feats.append(float(min(t0 - float(times[0]), QUIET_CAP_S)))
     # Where the shuttle is up the body: rackets meet it above the waist, the floor at the feet.
     for side in ("near", "far"):
         shape = players.get(side)

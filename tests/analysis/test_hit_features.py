@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from analysis import hits
-from analysis.hit_features import FEATURE_NAMES, moment_features, swing_point, wrist_travel
+from analysis.hit_features import (
+    FEATURE_NAMES,
+    QUIET_CAP_S,
+    moment_features,
+    swing_point,
+    wrist_travel,
+)
 from analysis.hits import MOVED_LOOKBACK_S, HitDetector, net_row
 from analysis.players import PlayerObservation
 from analysis.pose import (
@@ -73,6 +79,26 @@ def test_stream_rates_give_the_file_rate_features(fps):
 @pytest.mark.parametrize("fps", [10, 15, 30])
 def test_the_sample_interval_is_a_feature(fps):
     assert features(fps)["interval"] == pytest.approx(1 / fps)
+
+
+def test_how_much_track_came_before_a_moment_is_a_feature():
+    """At the start of a video or stream, a shuttle not seen yet was not necessarily out of
+    play: the moment says how much track it stands on, up to QUIET_CAP_S."""
+    times, xy, hit = v_flight(30)
+    players = {"near": None, "far": None}
+    history = FEATURE_NAMES.index("history")
+    early = moment_features(times, xy, hit, 720.0, players, net_y=400.0)
+    assert early[history] == pytest.approx(0.8)
+    # The same flight with 3 s of track before it, the shuttle unseen there.
+    before = np.arange(-90, 0) / 30
+    longer = np.concatenate([before, times])
+    unseen = np.full((len(before), 2), np.nan)
+    late = moment_features(
+        longer, np.vstack([unseen, xy]), hit + len(before), 720.0, players, net_y=400.0
+    )
+    assert late[history] == QUIET_CAP_S
+    same = [k for k, name in enumerate(FEATURE_NAMES) if name != "history"]
+    np.testing.assert_array_equal(late[same], early[same])
 
 
 def standing(x: float = 0.0, wrist_dx: float = 0.0, wrist_dy: float = 0.0) -> Pose:
