@@ -9,7 +9,7 @@ import pytest
 
 from tests.server.conftest import wait_for_job
 from tests.server.test_uploads import COURT, upload_single
-from tests.server.videos import courtless_video
+from tests.videos import courtless_video
 
 pytestmark = pytest.mark.asyncio
 

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from server.app import create_app
-from tests.server.videos import courtless_video
+from tests.videos import courtless_video
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import av
 import numpy as np
 import pytest
 
 from analysis.court import Court
 from analysis.trackers import CourtTrackers
+from tests.videos import courtless_video
 from tools import cache, shuttle_train, track_cache
 from tools.dataset import Clip
 from tools.training import live_pose_fps, stream_frames
@@ -27,25 +27,13 @@ def _fed(times: np.ndarray, stream_fps: float) -> np.ndarray:
     return np.array([fed for _, fed in stream_frames(frames, stream_fps)])
 
 
-def _blank_video(path, seconds: float) -> None:
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=int(FILE_FPS))
-        stream.width, stream.height, stream.pix_fmt = SIZE[0], SIZE[1], "yuv420p"
-        blank = np.full((SIZE[1], SIZE[0], 3), 120, np.uint8)
-        for _ in range(round(seconds * FILE_FPS)):
-            for packet in stream.encode(av.VideoFrame.from_ndarray(blank, format="bgr24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-
-
 @pytest.mark.parametrize("stream_fps", [None, 15.0, 10.0])
 def test_players_are_posed_on_the_frames_a_live_stream_poses(tmp_path, monkeypatch, stream_fps):
     """A stream's poses are tracked on its own frames, not borrowed from the file's: a pose
     tracker follows a player from one posed frame to the next."""
     monkeypatch.setattr(cache, "CACHE_ROOT", tmp_path / "cache")
     video = tmp_path / "rally.mp4"
-    _blank_video(video, 1.0)
+    courtless_video(video, frames=round(FILE_FPS), size=SIZE, fps=round(FILE_FPS))
     corners = {
         "far_left": [100, 50],
         "far_right": [220, 50],
