@@ -5,11 +5,11 @@ content, the code that tracks them and the library versions (`tools.cache`). Bot
 recorded as the analyzer gets them: players at the pose rate, the shuttle on every fed frame
 with the player boxes of the previous pose frame.
 
-A live stream gives the analyzer fewer frames than the file has, so the shuttle is also
-tracked as when fed only 15 or 10 frames a second (frames keep their numbers in the file,
-`fed` marks the ones the tracker saw). The players are not tracked again per rate: a live
-stream poses them at the server's live pose rate, on the fed frames it is due, and the poses
-at 15 a second nearest before those frames stand in for them (a frame away at most).
+A live stream gives the analyzer fewer frames than the file has, so both are also tracked
+as when fed only 15 or 10 frames a second (frames keep their numbers in the file, `fed`
+marks the ones the trackers saw): the players posed at the server's live pose rate on the
+fed frames, the pose tracker following them from one posed frame to the next as it does
+live, and the shuttle with those players' boxes.
 
 The shuttle is tracked with the scorer that never saw the clip's match
 (`tools.shuttle_train.fold_scorer`): what the analyzer would do on footage of a new match.
