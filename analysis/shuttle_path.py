@@ -11,6 +11,11 @@ when nothing is worth taking, nowhere: positions are read from it by backtrackin
 Below `full_rate` frames a second a flight has fewer points to pay for its start, and short
 ones (a serve, a net shot: 0.3-0.5 s) went untracked at 10 fps; `restart` shrinks there with
 the square root of the rate.
+
+A segment skips a frame only across at most `max_skip_s`. The gate around a prediction grows
+with the time it spans: across a skip at 10 fps (0.2 s) it is about 100 px for a shuttle at
+500 px/s, wide enough for a path to run straight on through a hit, drop the point where the
+racket met the shuttle, and fill that frame in along the straight line.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class PathParams:
     restart: float = 9.0  # cost of starting a segment (a hit, or the shuttle found again)
     full_rate: float = 25.0  # frames a second from which `restart` is paid in full
     max_gap: int = 2  # a segment may join frames this far apart (skipping max_gap - 1)
+    max_skip_s: float = 0.15  # ... when they are at most this many seconds apart
     gap_penalty: float = 0.5  # per skipped frame inside a segment
     bridge_gap: int = 2  # frames apart two segments may be for the gap to be filled in
     r0: float = 5.0  # px, gate radius around the predicted position
@@ -103,6 +109,8 @@ class PathSearch:
         for gap in range(1, self.p.max_gap + 1):
             src = self._frames.get(index - gap)
             if src is None or len(src.xy) == 0:
+                continue
+            if gap > 1 and cur.time - src.time > self.p.max_skip_s:
                 continue
             part = self._edges_from(index - gap, src, cur, gap)
             if part is not None:

@@ -37,3 +37,43 @@ def test_a_short_flight_at_10_fps_is_kept_that_the_full_cost_would_drop():
         _fed(search, 10.0, 10, flight, log_odds=0.5)
         found = [k for k in range(10) if search.position(k)[0] is not None]
         assert found == (list(flight) if kept else [])
+
+
+# A shuttle coming down to the near player's racket at 10 fps, hit at the fifth point and sent
+# back up and away (image pixels, from a broadcast rally). The point at the contact is fainter
+# than the rest, as the racket and arm move around it.
+_HIT_AT_10_FPS = [(740, 140), (754, 165), (768, 187), (786, 230), (796, 265), (771, 246),
+                  (761, 235), (753, 232), (745, 231)]  # fmt: skip
+_CONTACT = 4
+
+
+def _position_at_contact(params: PathParams) -> tuple[tuple[float, float] | None, bool]:
+    search = PathSearch(params)
+    for k, xy in enumerate(_HIT_AT_10_FPS):
+        score = 2.0 if k == _CONTACT else 4.0
+        search.add(k / 10, np.array([xy], dtype=float), np.array([score]))
+    for k in range(len(_HIT_AT_10_FPS), len(_HIT_AT_10_FPS) + PathParams().delay):
+        search.add(k / 10, np.empty((0, 2)), np.empty(0))
+    return search.position(_CONTACT)
+
+
+def test_a_path_at_10_fps_keeps_the_contact_point_of_a_hit():
+    assert _position_at_contact(PathParams()) == ((796.0, 265.0), False)
+    # Allowed to skip 0.2 s, the path ran straight on through the hit and drew the contact
+    # frame on the line between the points around it.
+    xy, interpolated = _position_at_contact(PathParams(max_skip_s=math.inf))
+    assert interpolated and math.dist(xy, (796.0, 265.0)) > 30
+
+
+@pytest.mark.parametrize("rate", [30.0, 15.0])
+def test_a_faint_flight_missed_in_one_frame_is_kept_whole_at_15_fps_and_above(rate):
+    """Seven faint points with the fifth missed: split in two, neither half would pay for
+    its start, so only a segment that skips the missed frame keeps them."""
+    flight, missed = range(1, 9), 5
+    search = PathSearch(PathParams())
+    for k in range(9 + PathParams().delay):
+        seen = k in flight and k != missed
+        xy = np.array([[100.0 + 300.0 * k / rate, 200.0]])
+        search.add(k / rate, xy if seen else np.empty((0, 2)), np.full(int(seen), 0.5))
+    assert all(search.position(k)[0] is not None for k in flight)
+    assert search.position(missed)[1]  # drawn in, on the line
