@@ -67,8 +67,8 @@ def test_a_path_at_10_fps_keeps_the_contact_point_of_a_hit():
 
 @pytest.mark.parametrize("rate", [30.0, 15.0])
 def test_a_faint_flight_missed_in_one_frame_is_kept_whole_at_15_fps_and_above(rate):
-    """Seven faint points with the fifth missed: split in two, neither half would pay for
-    its start, so only a segment that skips the missed frame keeps them."""
+    """Seven faint points with the fifth missed. Split in two, each half must pay for its own
+    start, which the faint points do not cover: only a segment skipping the frame keeps all."""
     flight, missed = range(1, 9), 5
     search = PathSearch(PathParams())
     for k in range(9 + PathParams().delay):
