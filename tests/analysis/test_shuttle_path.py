@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Container
 
 import numpy as np
 import pytest
@@ -10,7 +11,9 @@ import pytest
 from analysis.shuttle_path import PathParams, PathSearch
 
 
-def _fed(search: PathSearch, rate: float, points: int, flight: range, log_odds: float) -> None:
+def _fed(
+    search: PathSearch, rate: float, points: int, flight: Container[int], log_odds: float
+) -> None:
     """`points` frames at `rate`; in the frames of `flight` a shuttle flying at a steady
     300 px/s, seen with `log_odds`; nothing elsewhere."""
     for k in range(points):
@@ -71,9 +74,6 @@ def test_a_faint_flight_missed_in_one_frame_is_kept_whole_at_15_fps_and_above(ra
     start, which the faint points do not cover: only a segment skipping the frame keeps all."""
     flight, missed = range(1, 9), 5
     search = PathSearch(PathParams())
-    for k in range(9 + PathParams().delay):
-        seen = k in flight and k != missed
-        xy = np.array([[100.0 + 300.0 * k / rate, 200.0]])
-        search.add(k / rate, xy if seen else np.empty((0, 2)), np.full(int(seen), 0.5))
+    _fed(search, rate, 9 + PathParams().delay, set(flight) - {missed}, log_odds=0.5)
     assert all(search.position(k)[0] is not None for k in flight)
     assert search.position(missed)[1]  # drawn in, on the line
