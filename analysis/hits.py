@@ -58,6 +58,7 @@ class Hit:
     shuttle_xy: tuple[float, float] | None
     hitter: PlayerObservation | None = None  # the hitter as last seen at the hit
     features: np.ndarray | None = None  # the moment features (analysis.hit_features)
+    hitter_next: PlayerObservation | None = None  # the hitter's next observation after it
 
 
 def net_row(court: Court) -> float:
@@ -234,6 +235,7 @@ class HitDetector:
             s.xy,
             s.players.get(chosen.player),
             s.features,
+            self.player_after(chosen.player, s.time),
         )
 
     def _features(
@@ -280,6 +282,11 @@ class HitDetector:
         history = _between(self._players[side], attrgetter("time"), since, np.inf)
         times = np.array([obs.time for obs in history], dtype=np.float64)
         return times, np.array([obs.court_xy for obs in history], dtype=np.float64).reshape(-1, 2)
+
+    def player_after(self, side: str, time: float) -> PlayerObservation | None:
+        """The player's first observation after `time` (within a quarter second), if seen yet."""
+        later = _between(self._players[side], attrgetter("time"), time + 1e-6, time + 0.25)
+        return later[0] if later else None
 
     def _player_at(self, side: str, time: float) -> PlayerObservation | None:
         """The player's latest observation at or before `time` (within a quarter second)."""

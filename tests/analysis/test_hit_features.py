@@ -181,3 +181,19 @@ def test_the_detector_gives_each_moment_the_features_of_the_whole_track(monkeypa
         assert time == times[k]
         whole = moment_features(times, xy, k, 720.0, players, net_row(BROADCAST_COURT))
         np.testing.assert_array_equal(values, whole)
+
+
+def test_the_detector_knows_the_hitters_next_pose_after_a_moment():
+    """A hit's placing may look at the hitter's first pose after it (analysis.racket_side)."""
+    detector = HitDetector(BROADCAST_COURT, 720.0)
+    for k in range(10):  # 10 poses a second, the near player unseen at 0.5 s
+        if k == 5:
+            continue
+        obs = PlayerObservation(
+            "near", 3 * k, k / 10, standing(), np.zeros(2), np.array([3.0, 10.0])
+        )
+        detector.observe_players({"near": obs, "far": None})
+    assert detector.player_after("near", 0.3).time == pytest.approx(0.4)
+    assert detector.player_after("near", 0.4).time == pytest.approx(0.6)  # never the same pose
+    assert detector.player_after("near", 0.9) is None  # not seen yet
+    assert detector.player_after("far", 0.3) is None
