@@ -1,7 +1,12 @@
 """The foot a shot is played from: the hitter's racket-side foot.
 
 Players lunge onto the racket-side foot at the net, on the forehand and the backhand alike:
-at a hit in the front court the foot nearer the net is the racket foot. Further back the
+at a hit in the front court the foot nearer the net is the racket foot. That foot lands about
+when the shuttle is struck, so the last pose before the hit may still show it in the air on
+its way: of that pose and the next one (a tenth of a second or so later), the foot reaching
+nearer the net marks the near player's lunge. Not the far player's: from behind the near
+court, their feet at the net are seen through its mesh, and the nearer-reaching of two such
+poses is more often a misplaced foot than a landed one. Further back the
 feet say little, and the player's racket side is judged from their recent lunges; a player
 counts as right-handed until their lunges show otherwise. It is judged per side of the
 court, from that side's hits only: players change ends between games.
@@ -36,12 +41,21 @@ def racket_foot(hit: Hit, earlier: Iterable[Hit]) -> tuple[float, float] | None:
         return None
     if obs.feet_xy is None:
         return float(obs.court_xy[0]), float(obs.court_xy[1])
-    lead = lunge_lead(obs.feet_xy)
-    if lead is not None:
-        foot = RIGHT if lead >= 0 else LEFT
-    else:
-        foot = LEFT if left_handed(hit.player, earlier) else RIGHT
+    if lunge_lead(obs.feet_xy) is not None:
+        poses = [obs.feet_xy]
+        after = hit.hitter_next
+        if hit.player == "near" and after is not None and after.feet_xy is not None:
+            poses.append(after.feet_xy)
+        x, y = min((_front_foot(feet) for feet in poses), key=lambda xy: abs(xy[1] - NET_Y))
+        return float(x), float(y)
+    foot = LEFT if left_handed(hit.player, earlier) else RIGHT
     return float(obs.feet_xy[foot, 0]), float(obs.feet_xy[foot, 1])
+
+
+def _front_foot(feet_xy: np.ndarray) -> np.ndarray:
+    """The foot nearer the net (the right one when level)."""
+    to_net = np.abs(feet_xy[:, 1] - NET_Y)
+    return feet_xy[RIGHT if to_net[LEFT] >= to_net[RIGHT] else LEFT]
 
 
 def lunge_lead(feet_xy: np.ndarray) -> float | None:

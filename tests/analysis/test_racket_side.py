@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from analysis.court import NET_Y
 from analysis.hits import Hit
 from analysis.players import PlayerObservation
 from analysis.racket_side import RECENT_HITS, RECENT_LUNGES, racket_foot
@@ -81,3 +82,42 @@ def test_without_feet_apart_the_point_between_them_stands_in():
     obs = PlayerObservation("near", 30, 1.0, None, np.zeros(2), np.array([3.0, 10.0]))
     assert racket_foot(Hit(30, 1.0, "near", 0.9, None, hitter=obs), []) == (3.0, 10.0)
     assert racket_foot(Hit(30, 1.0, "near", 0.9, None), []) is None
+
+
+def lunging(player: str, front: float, later_front: float | None) -> Hit:
+    """A lunge on the right foot, that foot `front` metres from the net at the hit and
+    `later_front` in the next pose (None: no next pose)."""
+
+    def feet(to_net: float) -> np.ndarray:
+        rows = np.array([(3.4, 2.0), (3.0, to_net)])  # metres from the net
+        rows[:, 1] = NET_Y + rows[:, 1] if player == "near" else NET_Y - rows[:, 1]
+        return rows
+
+    def seen(frame: int, to_net: float) -> PlayerObservation:
+        xy = feet(to_net)
+        return PlayerObservation(player, frame, frame / 30, None, np.zeros(2), xy.mean(0), xy)
+
+    after = seen(33, later_front) if later_front is not None else None
+    return Hit(30, 1.0, player, 0.9, None, hitter=seen(30, front), hitter_next=after)
+
+
+def test_a_lunge_is_placed_where_the_foot_lands_just_after_the_last_pose():
+    """The last pose before the hit caught the lunge foot on its way: the next pose shows
+    where it landed."""
+    assert racket_foot(lunging("near", 1.6, 1.2), []) == pytest.approx((3.0, NET_Y + 1.2))
+    # A player already pushing back from the lunge stays where the hit found them.
+    assert racket_foot(lunging("near", 1.2, 1.6), []) == pytest.approx((3.0, NET_Y + 1.2))
+    assert racket_foot(lunging("near", 1.2, None), []) == pytest.approx((3.0, NET_Y + 1.2))
+
+
+def test_the_far_players_lunge_is_placed_at_the_last_pose_before_the_hit():
+    """Their feet at the net are seen through its mesh: the next pose is not trusted."""
+    assert racket_foot(lunging("far", 1.6, 1.2), []) == pytest.approx((3.0, NET_Y - 1.6))
+
+
+def test_away_from_the_net_the_next_pose_is_not_looked_at():
+    h = back(300, "near")
+    feet = np.array([(2.5, 9.0), (3.5, 8.0)])
+    later = PlayerObservation("near", 303, 10.1, None, np.zeros(2), feet.mean(axis=0), feet)
+    moved = Hit(h.frame, h.time, "near", 0.9, None, hitter=h.hitter, hitter_next=later)
+    assert racket_foot(moved, []) == pytest.approx(tuple(h.hitter.feet_xy[1]))
