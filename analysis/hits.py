@@ -41,6 +41,7 @@ from analysis.trained import TrainedModels
 
 LOOKAHEAD_S = max(SCALES_S)  # track needed after a moment before it can be scored
 HISTORY_S = 8.0  # track and poses kept: the look-back, and a shot's flight after it
+POSE_REACH_S = 0.25  # a pose this far from a moment still shows the player at it
 H = TypeVar("H")  # an entry of a time-ordered history
 T = TypeVar("T")  # what a picked candidate carries
 # How far hit decisions lag the shuttle track: the track after a moment, then the moments
@@ -284,15 +285,15 @@ class HitDetector:
         return times, np.array([obs.court_xy for obs in history], dtype=np.float64).reshape(-1, 2)
 
     def player_after(self, side: str, time: float) -> PlayerObservation | None:
-        """The player's first observation after `time` (within a quarter second), if seen yet."""
-        later = _between(self._players[side], attrgetter("time"), time + 1e-6, time + 0.25)
+        """The player's first observation after `time` (within POSE_REACH_S), if seen yet."""
+        later = _between(self._players[side], attrgetter("time"), time + 1e-6, time + POSE_REACH_S)
         return later[0] if later else None
 
     def _player_at(self, side: str, time: float) -> PlayerObservation | None:
-        """The player's latest observation at or before `time` (within a quarter second)."""
+        """The player's latest observation at or before `time` (within POSE_REACH_S)."""
         for obs in reversed(self._players[side]):
             if obs.time <= time + 1e-6:
-                return None if time - obs.time > 0.25 else obs
+                return None if time - obs.time > POSE_REACH_S else obs
         return None
 
 
