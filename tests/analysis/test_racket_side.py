@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -88,17 +90,12 @@ def lunging(player: str, front: float, later_front: float | None) -> Hit:
     """A lunge on the right foot, that foot `front` metres from the net at the hit and
     `later_front` in the next pose (None: no next pose)."""
 
-    def feet(to_net: float) -> np.ndarray:
-        rows = np.array([(3.4, 2.0), (3.0, to_net)])  # metres from the net
-        rows[:, 1] = NET_Y + rows[:, 1] if player == "near" else NET_Y - rows[:, 1]
-        return rows
+    def feet(to_net: float) -> tuple[tuple[float, float], tuple[float, float]]:
+        sign = 1.0 if player == "near" else -1.0  # metres from the net to court y
+        return (3.4, NET_Y + sign * 2.0), (3.0, NET_Y + sign * to_net)
 
-    def seen(frame: int, to_net: float) -> PlayerObservation:
-        xy = feet(to_net)
-        return PlayerObservation(player, frame, frame / 30, None, np.zeros(2), xy.mean(0), xy)
-
-    after = seen(33, later_front) if later_front is not None else None
-    return Hit(30, 1.0, player, 0.9, None, hitter=seen(30, front), hitter_next=after)
+    after = hit(33, player, *feet(later_front)).hitter if later_front is not None else None
+    return replace(hit(30, player, *feet(front)), hitter_next=after)
 
 
 def test_a_lunge_is_placed_where_the_foot_lands_just_after_the_last_pose():
@@ -117,7 +114,5 @@ def test_the_far_players_lunge_is_placed_at_the_last_pose_before_the_hit():
 
 def test_away_from_the_net_the_next_pose_is_not_looked_at():
     h = back(300, "near")
-    feet = np.array([(2.5, 9.0), (3.5, 8.0)])
-    later = PlayerObservation("near", 303, 10.1, None, np.zeros(2), feet.mean(axis=0), feet)
-    moved = Hit(h.frame, h.time, "near", 0.9, None, hitter=h.hitter, hitter_next=later)
+    moved = replace(h, hitter_next=hit(303, "near", (2.5, 9.0), (3.5, 8.0)).hitter)
     assert racket_foot(moved, []) == pytest.approx(tuple(h.hitter.feet_xy[1]))
