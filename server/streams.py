@@ -31,7 +31,7 @@ from server.drain import RETRY_AFTER_S as DRAIN_RETRY_AFTER_S
 from server.drain import Drain
 from server.errors import ApiError, BadRequest, Conflict, NotFound
 from server.live.ice import server_configuration
-from server.live.offer import OfferError
+from server.live.offer import OfferError, SessionEndedError
 from server.live.recording_pieces import RecordingCopy, cut_short, pieces_prefix
 from server.live.session import LiveSession, Recorded
 from server.live.viewer_tokens import (
@@ -326,10 +326,14 @@ class Streams:
             session = await self.start(user, session_id)
         if session.status != StreamStatus.STREAMING:
             raise Conflict(f"start the session before sending video (status {session.status})")
-        live = self.live.get(session_id) or self._open_live(session)
         sdp, kind = parse_description(body)
+        if session_id in self._ending:  # its live part is closing: it must not open again
+            raise Conflict("this session has ended")
+        live = self.live.get(session_id) or self._open_live(session)
         try:
             return await live.publisher_offer(sdp, kind)
+        except SessionEndedError as exc:
+            raise Conflict(str(exc)) from exc
         except OfferError as exc:
             raise BadRequest(str(exc)) from exc
 
@@ -623,6 +627,8 @@ class Streams:
             )
         try:
             return await live.viewer_offer(sdp, kind, grant.link_id)
+        except SessionEndedError as exc:
+            raise Conflict(str(exc)) from exc
         except OfferError as exc:
             raise BadRequest(str(exc)) from exc
 

@@ -15,6 +15,10 @@ class OfferError(ValueError):
     """The SDP offer cannot be used (malformed, or without what the session needs)."""
 
 
+class SessionEndedError(OfferError):
+    """The session ended before, or while, the offer was answered."""
+
+
 def supported_codecs(kind: str) -> set[str]:
     """Codec names (upper case) the server can receive for a media kind, RTX aside."""
     names = {c.mimeType.split("/")[1].upper() for c in RTCRtpReceiver.getCapabilities(kind).codecs}

@@ -23,7 +23,7 @@ from server.cluster.continuation import Continuation
 from server.json_input import JsonInputError, parse_json
 from server.live.analysis import LiveAnalysis, Messages
 from server.live.encoded import H264, EncodedVideo, prefer_h264
-from server.live.offer import OfferError, check_offer
+from server.live.offer import OfferError, SessionEndedError, check_offer
 from server.live.recorder import H264Recorder, Mp4Recorder, Recorder
 from server.live.recording_pieces import RecordingCopy
 from server.live.tracks import PublisherTrack
@@ -106,6 +106,10 @@ class LiveSession:
         """Answers the phone's offer. A new offer replaces the previous connection (the phone
         reconnecting after a network drop); the analysis carries on."""
         self._check_open()
+        if self._grace is not None:
+            # The phone is here: it gets the whole grace time to connect, however late it came.
+            self._cancel_grace()
+            self._start_grace()
         pc = RTCPeerConnection(self.ice())
         previous, self._publisher = self._publisher, pc
         # Made before the offer is read so that the answer lists H.264 first.
@@ -228,6 +232,8 @@ class LiveSession:
         if pc.sctp is None:
             raise OfferError("the offer has no data channel for the results")
         await pc.setLocalDescription(await pc.createAnswer())
+        if self._closed:  # it ended while the offer was answered
+            raise SessionEndedError("this session has ended")
         return pc.localDescription
 
     # -- results -----------------------------------------------------------------------------
@@ -392,7 +398,7 @@ class LiveSession:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise OfferError("this session has ended")
+            raise SessionEndedError("this session has ended")
 
     def _start_grace(self) -> None:
         if self._grace is None and not self._closed and self.on_abandoned is not None:

@@ -124,6 +124,23 @@ async def test_offers_for_foreign_or_ended_sessions(client, alice, bob, clip):
     assert ended.status == 409
 
 
+async def test_an_offer_while_the_session_ends_does_not_open_it_again(client, alice, clip):
+    session_id = await create_session(alice, clip, quality="medium")
+    streams = client.app[STREAMS]
+    ending = asyncio.create_task(alice.call("POST", f"/api/v1/stream/{session_id}/end"))
+    while session_id in streams.live:  # the end has begun; the analysis is still closing
+        await asyncio.sleep(0.01)
+    phone = LiveClient(ClipTrack(clip.video, FPS))
+    late = await alice.call("POST", f"/api/v1/stream/{session_id}/offer", json=await phone.offer())
+    assert late.status == 409, await late.text()
+    assert "ended" in (await late.json())["error"]
+    assert (await ending).status == 200
+    assert session_id not in streams.live
+    status = await (await alice.call("GET", f"/api/v1/stream/{session_id}/status")).json()
+    assert status["status"] == "ended" and status["live"] is None
+    await phone.close()
+
+
 async def test_viewer_links_expire_and_can_be_revoked(client, alice, clip):
     session_id = await create_session(alice, clip)
     link = await (await alice.call("POST", f"/api/v1/stream/{session_id}/viewers", json={})).json()

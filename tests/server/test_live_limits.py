@@ -11,6 +11,7 @@ from dataclasses import replace
 import pytest
 
 from server.app import create_app
+from server.context import STREAMS
 from tests.server.conftest import SignedIn, sign_up
 from tests.server.live_client import ClipTrack, LiveClient
 from tests.server.test_live import connect, create_session
@@ -107,6 +108,30 @@ async def test_a_phone_that_offers_but_never_connects_does_not_hold_its_slot(
         return (await status_of(alice, session_id))["status"] == "ended"
 
     await wait_until(ended)
+    await phone.close()
+
+
+async def test_a_phone_that_comes_late_gets_the_whole_grace_to_connect(
+    aiohttp_client, settings, clip
+):
+    grace = 6.0
+    client = await aiohttp_client(create_app(replace(settings, publisher_grace_s=grace)))
+    alice = await sign_up(client, "alice@example.com")
+    session_id = await create_session(alice, clip, quality="medium")
+    live = client.app[STREAMS].live[session_id]
+    await asyncio.sleep(grace / 2)  # the phone is slow to come
+    phone = LiveClient(ClipTrack(clip.video, FPS, loop=True))
+    answer = await alice.call(
+        "POST", f"/api/v1/stream/{session_id}/offer", json=await phone.offer()
+    )
+    assert answer.status == 200
+    # Counted again from its offer, not from the start of the session.
+    assert live.grace_left() > grace / 2 + 1.0
+    await phone.accept(await answer.json())
+    await asyncio.wait_for(phone.channel_open.wait(), 20)
+    status = await status_of(alice, session_id)
+    assert status["status"] == "streaming" and status["live"]["publisher_connected"]
+    assert (await alice.call("POST", f"/api/v1/stream/{session_id}/end")).status == 200
     await phone.close()
 
 
