@@ -151,6 +151,8 @@ class Streams:
 
     async def start(self, user: User, session_id: str) -> StreamSession:
         session = await self.owned(user, session_id)
+        if session_id in self._ending:  # its live part is closing: it must not open again
+            raise Conflict("this session has ended")
         taking_over = self._taking_over(session)
         if session.status == StreamStatus.ENDED and not taking_over:
             raise Conflict("this session has ended")
@@ -181,7 +183,7 @@ class Streams:
 
     def _taking_over(self, session: StreamSession) -> bool:
         """In a cluster: the session's node was lost and this node continues it."""
-        if self.cluster is None or session.id in self.live:
+        if self.cluster is None or session.id in self.live or session.id in self._ending:
             return False
         return continuable(session) or session.status == StreamStatus.STREAMING
 

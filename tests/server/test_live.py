@@ -124,14 +124,17 @@ async def test_offers_for_foreign_or_ended_sessions(client, alice, bob, clip):
     assert ended.status == 409
 
 
-async def test_an_offer_while_the_session_ends_does_not_open_it_again(client, alice, clip):
+async def test_nothing_opens_a_session_again_while_it_ends(client, alice, clip):
     session_id = await create_session(alice, clip, quality="medium")
     streams = client.app[STREAMS]
+    phone = LiveClient(ClipTrack(clip.video, FPS))
+    offer = await phone.offer()
     ending = asyncio.create_task(alice.call("POST", f"/api/v1/stream/{session_id}/end"))
     while session_id in streams.live:  # the end has begun; the analysis is still closing
         await asyncio.sleep(0.01)
-    phone = LiveClient(ClipTrack(clip.video, FPS))
-    late = await alice.call("POST", f"/api/v1/stream/{session_id}/offer", json=await phone.offer())
+    restart = await alice.call("POST", f"/api/v1/stream/{session_id}/start")
+    assert restart.status == 409, await restart.text()
+    late = await alice.call("POST", f"/api/v1/stream/{session_id}/offer", json=offer)
     assert late.status == 409, await late.text()
     assert "ended" in (await late.json())["error"]
     assert (await ending).status == 200
