@@ -151,8 +151,7 @@ class Streams:
 
     async def start(self, user: User, session_id: str) -> StreamSession:
         session = await self.owned(user, session_id)
-        if session_id in self._ending:  # its live part is closing: it must not open again
-            raise Conflict("this session has ended")
+        self._check_not_ending(session_id)
         taking_over = self._taking_over(session)
         if session.status == StreamStatus.ENDED and not taking_over:
             raise Conflict("this session has ended")
@@ -180,6 +179,12 @@ class Streams:
             log.info("stream %s: continues here after a gap %s", session_id, fields["gaps"][-1])
         await self._announce()
         return session
+
+    def _check_not_ending(self, session_id: str) -> None:
+        """A session whose live part is closing must not open again (it is still marked
+        streaming until its report is stored)."""
+        if session_id in self._ending:
+            raise Conflict("this session has ended")
 
     def _taking_over(self, session: StreamSession) -> bool:
         """In a cluster: the session's node was lost and this node continues it."""
@@ -329,8 +334,7 @@ class Streams:
         if session.status != StreamStatus.STREAMING:
             raise Conflict(f"start the session before sending video (status {session.status})")
         sdp, kind = parse_description(body)
-        if session_id in self._ending:  # its live part is closing: it must not open again
-            raise Conflict("this session has ended")
+        self._check_not_ending(session_id)
         live = self.live.get(session_id) or self._open_live(session)
         try:
             return await live.publisher_offer(sdp, kind)
