@@ -12,6 +12,7 @@ import pytest
 
 from server.app import create_app
 from server.context import STREAMS
+from server.live.offer import SessionEndedError
 from server.live.viewer_tokens import sign_viewer_token
 from tests.server.conftest import SignedIn, sign_up
 from tests.server.live_client import ClipTrack, LiveClient
@@ -141,6 +142,20 @@ async def test_nothing_opens_a_session_again_while_it_ends(client, alice, clip):
     assert session_id not in streams.live
     status = await (await alice.call("GET", f"/api/v1/stream/{session_id}/status")).json()
     assert status["status"] == "ended" and status["live"] is None
+    await phone.close()
+
+
+async def test_an_offer_answered_while_the_session_closes_is_refused(client, alice, clip):
+    session_id = await create_session(alice, clip, quality="medium")
+    live = client.app[STREAMS].live[session_id]
+    phone = LiveClient(ClipTrack(clip.video, FPS))
+    offer = await phone.offer()
+    answering = asyncio.create_task(live.publisher_offer(offer["sdp"], offer["type"]))
+    await asyncio.sleep(0)  # the answer has begun
+    closing = asyncio.create_task(live.close())
+    with pytest.raises(SessionEndedError):
+        await answering
+    await closing
     await phone.close()
 
 
