@@ -131,8 +131,12 @@ async def test_nothing_opens_a_session_again_while_it_ends(client, alice, clip):
     phone = LiveClient(ClipTrack(clip.video, FPS))
     offer = await phone.offer()
     ending = asyncio.create_task(alice.call("POST", f"/api/v1/stream/{session_id}/end"))
-    while session_id in streams.live:  # the end has begun; the analysis is still closing
-        await asyncio.sleep(0.01)
+
+    async def end_begun() -> None:  # the live part is out of the table; its analysis closes
+        while session_id in streams.live:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(end_begun(), 20)
     restart = await alice.call("POST", f"/api/v1/stream/{session_id}/start")
     assert restart.status == 409, await restart.text()
     late = await alice.call("POST", f"/api/v1/stream/{session_id}/offer", json=offer)
