@@ -151,7 +151,7 @@ class Streams:
 
     async def start(self, user: User, session_id: str) -> StreamSession:
         session = await self.owned(user, session_id)
-        self._check_not_ending(session_id)
+        self._check_not_ending(session_id)  # before a cluster claims it for this node
         taking_over = self._taking_over(session)
         if session.status == StreamStatus.ENDED and not taking_over:
             raise Conflict("this session has ended")
@@ -297,8 +297,9 @@ class Streams:
         self, session: StreamSession, continuation: Continuation | None = None
     ) -> LiveSession:
         """Opens the live part of a session, within the limits (no await from check to
-        claim, so concurrent starts cannot both take the last slot)."""
+        claim, so concurrent starts cannot both take the last slot), unless it is ending."""
         assert session.court is not None and session.frame_size is not None
+        self._check_not_ending(session.id)
         self._check_capacity(session.owner_id)
         fps = QUALITY_PRESETS[session.quality]["fps"]
         size = (session.frame_size[0], session.frame_size[1])
@@ -334,7 +335,6 @@ class Streams:
         if session.status != StreamStatus.STREAMING:
             raise Conflict(f"start the session before sending video (status {session.status})")
         sdp, kind = parse_description(body)
-        self._check_not_ending(session_id)
         live = self.live.get(session_id) or self._open_live(session)
         try:
             return await live.publisher_offer(sdp, kind)
